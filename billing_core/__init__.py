@@ -1,0 +1,1 @@
+"""Billing engine of the assistant: catalog, proration, orders, invoices. No Rasa imports."""
