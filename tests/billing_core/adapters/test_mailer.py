@@ -176,7 +176,7 @@ def smtp_server():
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), FakeSmtpHandler)
     server.daemon_threads = True
     server.logins, server.envelope_from, server.recipients, server.messages = [], [], [], []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield server
     server.shutdown()
