@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import base64
+import datetime
+import ipaddress
 import socket
+import ssl
 import socketserver
 import threading
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal as D
 from email import message_from_bytes
@@ -145,7 +149,15 @@ class FakeSmtpHandler(socketserver.StreamRequestHandler):
             command = f"{verb} {argument}"
             if verb == "EHLO":
                 self.reply("250-fake")
+                if server.starttls_context is not None and not server.tls_sessions:
+                    self.reply("250-STARTTLS")
                 self.reply("250 AUTH PLAIN")
+            elif verb == "STARTTLS":
+                self.reply("220 ready")
+                self.connection = server.starttls_context.wrap_socket(self.connection, server_side=True)
+                self.rfile = self.connection.makefile("rb")
+                self.wfile = self.connection.makefile("wb", buffering=0)
+                server.tls_sessions.append("starttls")
             elif verb == "AUTH":
                 _, credentials = command.split(" ", 2)[1:]
                 _, user, password = base64.b64decode(credentials).decode().split("\0")
@@ -171,16 +183,69 @@ class FakeSmtpHandler(socketserver.StreamRequestHandler):
                 self.reply("502 not implemented")
 
 
-@pytest.fixture
-def smtp_server():
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), FakeSmtpHandler)
-    server.daemon_threads = True
-    server.logins, server.envelope_from, server.recipients, server.messages = [], [], [], []
+class FakeSmtpServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+
+    def __init__(self, implicit_tls=None, starttls=None):
+        super().__init__(("127.0.0.1", 0), FakeSmtpHandler)
+        self.implicit_tls, self.starttls_context = implicit_tls, starttls
+        self.logins, self.envelope_from, self.recipients, self.messages = [], [], [], []
+        self.tls_sessions = []
+
+    def get_request(self):
+        connection, address = super().get_request()
+        if self.implicit_tls is not None:  # smtps: TLS from the first byte
+            connection = self.implicit_tls.wrap_socket(connection, server_side=True)
+            self.tls_sessions.append("smtps")
+        return connection, address
+
+
+@contextmanager
+def running(server):
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def smtp_server():
+    with running(FakeSmtpServer()) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tls_contexts(tmp_path_factory):
+    """(server context, client context trusting it) from a throwaway self-signed certificate."""
+    pytest.importorskip("cryptography")
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    directory = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert_file, key_file)
+    client_context = ssl.create_default_context(cafile=str(cert_file))
+    return server_context, client_context
 
 
 def test_smtp_mailer_logs_in_and_delivers(smtp_server):
@@ -210,6 +275,32 @@ def test_starttls_is_required_for_smtp_starttls(smtp_server):
     with pytest.raises(MailDeliveryError):
         mailer.send(confirmation())
     assert smtp_server.logins == [] and smtp_server.messages == []
+
+
+def test_smtps_uses_implicit_tls(tls_contexts):
+    server_context, client_context = tls_contexts
+    with running(FakeSmtpServer(implicit_tls=server_context)) as server:
+        url = f"smtps://user:pw@127.0.0.1:{server.server_address[1]}"
+        SmtpMailer(url, timeout=5, ssl_context=client_context).send(confirmation())
+        assert server.tls_sessions == ["smtps"]
+        assert server.logins == [("user", "pw")] and len(server.messages) == 1
+
+
+def test_smtp_starttls_upgrades_before_login(tls_contexts):
+    server_context, client_context = tls_contexts
+    with running(FakeSmtpServer(starttls=server_context)) as server:
+        url = f"smtp+starttls://user:pw@127.0.0.1:{server.server_address[1]}"
+        SmtpMailer(url, timeout=5, ssl_context=client_context).send(confirmation())
+        assert server.tls_sessions == ["starttls"]
+        assert server.logins == [("user", "pw")] and len(server.messages) == 1
+
+
+def test_smtps_rejects_an_untrusted_certificate(tls_contexts):
+    server_context, _ = tls_contexts
+    with running(FakeSmtpServer(implicit_tls=server_context)) as server:
+        with pytest.raises(MailDeliveryError):  # default context: the self-signed cert is not trusted
+            SmtpMailer(f"smtps://127.0.0.1:{server.server_address[1]}", timeout=5).send(confirmation())
+        assert server.messages == []
 
 
 def test_unreachable_server_is_a_delivery_error():
