@@ -1,6 +1,8 @@
 """Database tables (SQLAlchemy 1.4 declarative, used in 2.0 style). Alembic migrations mirror them."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -15,9 +17,37 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.types import TypeDecorator
 
 Base = declarative_base()
-Money = Numeric(12, 2)
+
+
+class ExactDecimal(TypeDecorator):
+    """NUMERIC on PostgreSQL; text on SQLite, whose NUMERIC would round-trip through a float."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int = 12, scale: int = 2) -> None:
+        super().__init__(precision=precision, scale=scale)
+        self.scale = scale
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(self.impl.precision, self.scale))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = Decimal(value).quantize(Decimal(1).scaleb(-self.scale))
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Decimal(value)
+
+
+Money = ExactDecimal(12, 2)
 
 
 class AccountRow(Base):
@@ -132,7 +162,7 @@ class InvoiceRow(Base):
     net = Column(Money, nullable=False)
     balance_applied = Column(Money, nullable=False)
     taxable = Column(Money, nullable=False)
-    tax_rate = Column(Numeric(5, 4), nullable=False)
+    tax_rate = Column(ExactDecimal(5, 4), nullable=False)
     tax = Column(Money, nullable=False)
     total = Column(Money, nullable=False)
     tax_note = Column(String(32))

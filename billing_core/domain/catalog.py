@@ -9,6 +9,8 @@ from typing import Mapping
 
 import yaml
 
+from billing_core.domain.documents import Party
+
 CYCLES = ("monthly", "annual")
 DEMO_CATALOG = Path(__file__).resolve().parent.parent / "demo_catalog.yml"
 
@@ -41,16 +43,6 @@ class AddonSpec:
     @property
     def one_off(self) -> bool:
         return self.one_off_price is not None
-
-
-@dataclass(frozen=True)
-class Party:
-    name: str
-    address: str
-    country: str
-    vat_id: str | None
-    fiscal_code: str | None
-    email: str | None = None
 
 
 @dataclass(frozen=True)
