@@ -137,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token")
     token.add_argument("email")
     token.add_argument("--ttl-hours", type=_count("--ttl-hours"), default=12)
+    token.add_argument("--json", action="store_true")
 
     quote = commands.add_parser("quote")
     quote.add_argument("account")
