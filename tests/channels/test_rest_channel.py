@@ -8,7 +8,7 @@ import pytest
 from billing_core.auth import mint_token
 from channels.rest import AuthenticatedRestInput
 
-from conftest import ANNA, serve
+from channel_helpers import ANNA, serve
 
 URL = "/webhooks/rest/webhook"
 

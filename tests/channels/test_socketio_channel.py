@@ -9,7 +9,7 @@ import socketio
 from billing_core.auth import mint_token
 from channels.socketio import AuthenticatedSocketIOInput
 
-from conftest import ANNA, serve
+from channel_helpers import ANNA, serve
 
 BOB = {"email": "bob@example.com", "account_id": "acme", "role": "member"}
 
