@@ -1,0 +1,1 @@
+"""Custom Rasa graph components for the Italian billing assistant's NLU."""
