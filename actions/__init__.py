@@ -1,0 +1,1 @@
+"""Custom actions: thin adapters from conversation slots to billing_core use cases."""

@@ -1,0 +1,60 @@
+"""Low NLU confidence: offer the two likeliest intents; twice in a row, offer the account executive."""
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, UserUtteranceReverted
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from billing_core.i18n import has_text, text
+
+SKIPPED = {"nlu_fallback", "out_of_scope", "affirm", "deny", "greet", "goodbye", "thank", "inform"}
+
+
+def consecutive_fallbacks(tracker: Tracker) -> int:
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        if (event.get("parse_data") or {}).get("intent", {}).get("name") != "nlu_fallback":
+            break
+        count += 1
+    return count
+
+
+class ActionFallbackButtons(Action):
+    def name(self) -> str:
+        return "action_fallback_buttons"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if consecutive_fallbacks(tracker) >= 2:
+            dispatcher.utter_message(text=text("fallback_human"), buttons=[
+                {"title": text("button_human"), "payload": "/request_human"},
+                {"title": text("button_rephrase"), "payload": "/help"}])
+            return [UserUtteranceReverted()]
+        choices = []
+        for candidate in tracker.latest_message.get("intent_ranking", []):
+            name = (candidate.get("name") or "").split("/")[0]
+            if name in SKIPPED or name in [c[0] for c in choices] or not has_text(f"intent_label_{name}"):
+                continue
+            choices.append((name, text(f"intent_label_{name}")))
+            if len(choices) == 2:
+                break
+        if not choices:
+            dispatcher.utter_message(text=text("fallback_human"), buttons=[
+                {"title": text("button_human"), "payload": "/request_human"}])
+            return [UserUtteranceReverted()]
+        dispatcher.utter_message(text=text("fallback_choices"), buttons=[
+            {"title": label, "payload": f"/{name}"} for name, label in choices])
+        return [UserUtteranceReverted()]
+
+
+class ActionCoreFallback(Action):
+    """The dialogue policies are unsure what to do next: say so in Italian and undo the message."""
+
+    def name(self) -> str:
+        return "action_core_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(text=text("core_fallback"))
+        return [UserUtteranceReverted()]

@@ -1,0 +1,71 @@
+"""The billing service behind the actions, and who is talking (from the verified channel metadata).
+
+Every billing call runs in a worker thread (``call``): the action server's event loop serves all
+conversations and must never wait on the database.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+from rasa_sdk import Tracker
+
+from billing_core.domain.model import BILLING_ROLES, InvalidRequest
+from billing_core.service.bootstrap import bootstrap
+from billing_core.service.services import BillingService
+
+T = TypeVar("T")
+_service: BillingService | None = None
+
+
+def service() -> BillingService:
+    global _service
+    if _service is None:
+        _service = bootstrap()
+    return _service
+
+
+def use_service(replacement: BillingService | None) -> None:
+    """Tests point the actions at their own database."""
+    global _service
+    _service = replacement
+
+
+async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    return await asyncio.to_thread(functools.partial(function, *args, **kwargs))
+
+
+@dataclass(frozen=True)
+class Caller:
+    email: str
+    account_id: str
+    role: str
+    name: str
+
+    @property
+    def can_buy(self) -> bool:
+        return self.role in BILLING_ROLES
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name else ""
+
+
+async def caller(tracker: Tracker) -> Caller | None:
+    """The signed-in user of this message, or None for an anonymous one.
+
+    The channel put only verified token claims under metadata["user"]; the current role and
+    account come from the billing database (a role may have changed since the token was issued).
+    """
+    claims = (tracker.latest_message.get("metadata") or {}).get("user")
+    if not isinstance(claims, dict) or not claims.get("email"):
+        return None
+    try:
+        who = await call(service().identity, claims["email"])
+    except InvalidRequest:
+        return None
+    if who["account_id"] != claims.get("account_id"):
+        return None
+    return Caller(who["email"], who["account_id"], who["role"], who["name"])
