@@ -6,6 +6,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 
+READ_ONLY = "billing_read_only"
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, future=True, connect_args={"timeout": 30, "check_same_thread": False})
@@ -23,7 +26,9 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection):  # pragma: no cover - driver glue
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # Read-only use cases (quotes, summaries) take no write lock, so they never queue behind orders.
+            read_only = connection.get_execution_options().get(READ_ONLY, False)
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, future=True, pool_pre_ping=True, pool_size=10, max_overflow=10)

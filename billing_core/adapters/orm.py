@@ -198,6 +198,7 @@ class PaymentRow(Base):
     status = Column(String(16), nullable=False)  # succeeded | declined
     gateway_reference = Column(String(100), nullable=False)
     created_at = Column(DateTime(timezone=True), nullable=False)
+    invoice = relationship("InvoiceRow")
 
 
 class HandoffRow(Base):

@@ -84,8 +84,7 @@ class BillingRepository:
                 ae.callback_hours),
             sales_managed_reason=account.sales_managed_reason,
             unpaid_invoices=tuple(
-                UnpaidInvoice(inv.number, Decimal(inv.total), inv.due_on) for inv in self.invoices(account.id)
-                if inv.status == "unpaid"
+                UnpaidInvoice(inv.number, Decimal(inv.total), inv.due_on) for inv in self.unpaid_invoices(account.id)
             ),
             license_holders=tuple(a.user_email for a in self.assignments(account.id) if a.product == "license"),
         )
@@ -134,6 +133,12 @@ class BillingRepository:
     def invoices(self, account_id: str) -> list[orm.InvoiceRow]:
         return list(self.session.execute(
             select(orm.InvoiceRow).where(orm.InvoiceRow.account_id == account_id).order_by(orm.InvoiceRow.id)
+        ).scalars())
+
+    def unpaid_invoices(self, account_id: str) -> list[orm.InvoiceRow]:
+        return list(self.session.execute(
+            select(orm.InvoiceRow).where(orm.InvoiceRow.account_id == account_id, orm.InvoiceRow.status == "unpaid")
+            .order_by(orm.InvoiceRow.id)
         ).scalars())
 
     def invoice(self, number: str) -> orm.InvoiceRow | None:

@@ -27,7 +27,7 @@ from billing_core.presentation import (
     refusal_message,
     scheduled_description,
 )
-from billing_core.service.views import quote_dict
+from billing_core.service.views import quote_dict, quote_fingerprint
 
 EXIT_OK, EXIT_USAGE, EXIT_REFUSED = 0, 2, 3
 
@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     place.add_argument("account")
     place.add_argument("--by", required=True)
     place.add_argument("--key", required=True)
+    place.add_argument("--quote", help="the fingerprint of the quote the user saw: refuse if it changed")
     place.add_argument("--json", action="store_true")
     _add_change_options(place)
 
@@ -227,9 +228,10 @@ def run(args: argparse.Namespace) -> dict:
                                     ttl=dt.timedelta(hours=args.ttl_hours)), **who}
     if args.command == "quote":
         quote = service.quote(args.account, _changes(args), args.by)
-        return quote_dict(quote) | {"text": _quote_text(quote, service.catalog)}
+        return quote_dict(quote) | {"fingerprint": quote_fingerprint(quote), "text": _quote_text(quote, service.catalog)}
     if args.command == "order":
-        result = service.place_order(args.account, _changes(args), by=args.by, idempotency_key=args.key)
+        result = service.place_order(args.account, _changes(args), by=args.by, idempotency_key=args.key,
+                                     expected_quote=args.quote)
         return {"order_id": result.order_id, "replayed": result.replayed, "invoice": result.invoice_number,
                 "invoice_status": result.invoice_status, "charged": f"{result.charged:.2f}", **result.quote}
     if args.command == "invoice":

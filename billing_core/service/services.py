@@ -74,8 +74,8 @@ class BillingService:
     now: Callable[[], dt.datetime] = clock.now
     sender: str = field(default="")
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.session_factory)
+    def uow(self, *, read_only: bool = False) -> UnitOfWork:
+        return UnitOfWork(self.session_factory, read_only=read_only)
 
     def today(self) -> dt.date:
         return self.now().date()
@@ -140,14 +140,14 @@ class BillingService:
 
     def identity(self, email: str) -> dict:
         """Who an e-mail is: account, role, name (for tokens and the assistant's greeting)."""
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             user = uow.repo.user(email)
             if user is None:
                 raise InvalidRequest("unknown_email", email=email)
             return {"email": user.email, "account_id": user.account_id, "role": user.role, "name": user.name}
 
     def identity_by_slack(self, slack_user_id: str) -> dict | None:
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             user = uow.repo.user_by_slack_id(slack_user_id)
             if user is None:
                 return None
@@ -161,7 +161,7 @@ class BillingService:
             uow.commit()
 
     def account_summary(self, account_id: str) -> dict:
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             account = uow.repo.account(account_id)
             state = uow.repo.state(account, self.catalog)
             sub = state.subscription
@@ -194,7 +194,7 @@ class BillingService:
 
     # --- why self-service editing is blocked ------------------------------------------------
     def edit_blockers(self, account_id: str, user_email: str | None = None) -> list[Refused]:
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             account = uow.repo.account(account_id)
             actor = uow.repo.actor(account_id, user_email) if user_email else None
             blockers = edit_blockers(uow.repo.state(account, self.catalog), actor, self.catalog)
@@ -209,7 +209,7 @@ class BillingService:
     # --- quotes and orders -------------------------------------------------------------------
     def quote(self, account_id: str, changes: ChangeSet, user_email: str | None = None) -> Quote:
         today = self.today()
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             account = uow.repo.account(account_id)
             actor = uow.repo.actor(account_id, user_email) if user_email else None
             try:
@@ -255,12 +255,12 @@ class BillingService:
             quoted = quote_fingerprint(quote)
             if expected_quote is not None and expected_quote != quoted:
                 raise Refused("quote_changed", quote=quote)
+            account.balance = quote.balance_after
+            uow.repo.save_subscription(account, quote.new_subscription)
             invoice = None
             if quote.lines:
                 invoice = self._issue_invoice(uow, account, quote.lines, quote, today, "order",
                                               f"order:{account_id}:{key}")
-            account.balance = quote.balance_after
-            uow.repo.save_subscription(account, quote.new_subscription)
             order = orm.OrderRow(account_id=account_id, idempotency_key=key, request_fingerprint=request,
                                  placed_by=actor.email, channel=channel, placed_at=now, changes=changes.to_dict(),
                                  quote=quote_dict(quote), invoice=invoice)
@@ -274,29 +274,34 @@ class BillingService:
                             "total": f"{quote.total:.2f}", "idempotency_key": key}, now)
             uow.session.flush()
             result = _order_result(order, replayed=False)
-            document = self._document(invoice) if invoice is not None else None
             uow.commit()
+        # Rendering and e-mail happen after the commit: nothing after the charge can undo the order.
+        document = self._document(invoice) if invoice is not None else None
         return result, document, actor.email
 
     def _issue_invoice(self, uow: UnitOfWork, account: orm.AccountRow, lines, money, today: dt.date,
                        origin: str, charge_key: str) -> orm.InvoiceRow:
+        """The invoice of ``lines``, charged to the card on file.
+
+        The card is charged first (a gateway error leaves nothing behind), then the yearly number is
+        taken: the sequence row stays locked only from here to the commit, not during the charge.
+        """
         invoice = orm.InvoiceRow(
-            number=uow.repo.next_invoice_number(today.year), account_id=account.id, issued_on=today,
-            due_on=today, status="paid", net=money.net, balance_applied=money.balance_applied,
-            taxable=money.taxable, tax_rate=money.tax_rate, tax=money.tax, total=money.total,
-            tax_note=money.tax_note, seller=_party_dict(self.catalog.seller),
+            account_id=account.id, issued_on=today, due_on=today, status="paid", net=money.net,
+            balance_applied=money.balance_applied, taxable=money.taxable, tax_rate=money.tax_rate, tax=money.tax,
+            total=money.total, tax_note=money.tax_note, seller=_party_dict(self.catalog.seller),
             customer=_party_dict(customer_party(account)), origin=origin,
         )
-        uow.repo.add(invoice)
         for line in lines:
             invoice.lines.append(orm.InvoiceLineRow(
                 kind=line.kind, sku=line.sku, cycle=line.cycle, quantity=line.quantity, unit_price=line.unit_price,
                 start=line.start, end=line.end, days=line.days, period_days=line.period_days, amount=line.amount))
-        uow.session.flush()
-        if money.total > 0:
-            charge = self.gateway.charge(account.card_token, money.total, charge_key)
+        charge = self.gateway.charge(account.card_token, money.total, charge_key) if money.total > 0 else None
+        invoice.number = uow.repo.next_invoice_number(today.year)
+        uow.repo.add(invoice)
+        if charge is not None:
             invoice.status = "paid" if charge.succeeded else "unpaid"
-            uow.repo.add(orm.PaymentRow(invoice_id=invoice.id, account_id=account.id, amount=money.total,
+            uow.repo.add(orm.PaymentRow(invoice=invoice, account_id=account.id, amount=money.total,
                                         status="succeeded" if charge.succeeded else "declined",
                                         gateway_reference=charge.reference, created_at=self.now()))
         return invoice
@@ -345,13 +350,13 @@ class BillingService:
 
     # --- invoices ----------------------------------------------------------------------------
     def invoices(self, account_id: str) -> list[dict]:
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             uow.repo.account(account_id)
             return [_invoice_summary(inv) | {"lines": [_line_summary(line) for line in inv.lines]}
                     for inv in uow.repo.invoices(account_id)]
 
     def invoice_pdf(self, number: str) -> bytes:
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             invoice = uow.repo.invoice(number)
             if invoice is None:
                 raise InvalidRequest("unknown_invoice", number=number)
@@ -426,7 +431,7 @@ class BillingService:
 
     # --- carts -------------------------------------------------------------------------------
     def cart(self, account_id: str, email: str) -> ChangeSet:
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             row = uow.repo.cart(account_id, email)
             return ChangeSet.from_dict(row.changes) if row is not None else ChangeSet()
 

@@ -162,6 +162,15 @@ def test_order_place_is_idempotent_and_invoice_pdf_is_written(billing, tmp_path)
     assert target.read_bytes().startswith(b"%PDF")
 
 
+def test_order_place_with_a_stale_quote_fingerprint_is_refused(billing):
+    create(billing, "s", "pro", "monthly", 5, "2026-11-01")
+    _, quote = billing("quote", "s", "--licenses", "7")
+    assert billing("order", "place", "s", "--licenses", "8", "--by", "owner@s.it", "--key", "a")[0] == 0
+    code, out = billing("order", "place", "s", "--licenses", "7", "--by", "owner@s.it", "--key", "b",
+                        "--quote", quote["fingerprint"])
+    assert code == 3 and out["refusal"]["code"] == "quote_changed" and "quote" in out["refusal"]
+
+
 def test_renew_bills_every_ended_period(billing):
     create(billing, "r", "pro", "monthly", 2, "2026-10-01")
     code, out = billing("renew", now="2026-11-26")

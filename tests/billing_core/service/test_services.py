@@ -193,3 +193,29 @@ def test_bad_input_is_refused_and_changes_nothing(service, acme):
             call()
     assert service.account_summary(acme) == before
     assert count(service, orm.AccountRow) == 1 and count(service, orm.OrderRow) == 0
+
+
+def test_a_failed_invoice_email_never_undoes_a_charged_order(service, acme, monkeypatch):
+    import billing_core.service.services as services
+
+    def broken_pdf(document):
+        raise RuntimeError("font missing")
+
+    monkeypatch.setattr(services, "render_invoice_pdf", broken_pdf)
+    result = service.place_order(acme, ChangeSet(licenses=12), by="anna@acme.it", idempotency_key="k")
+    assert result.invoice_status == "paid" and service.mailer.sent == []
+    assert [i["number"] for i in service.invoices(acme)] == [result.invoice_number]
+    assert count(service, orm.PaymentRow) == 1
+
+
+def test_an_order_against_a_stale_quote_is_refused_with_the_new_quote(service, clock, acme):
+    from billing_core.service.views import quote_fingerprint
+
+    seen = quote_fingerprint(service.quote(acme, ChangeSet(licenses=12)))
+    service.place_order(acme, ChangeSet(licenses=15), by="luca@acme.it", idempotency_key="other-admin")
+    with pytest.raises(Refused) as refused:
+        service.place_order(acme, ChangeSet(licenses=12), by="anna@acme.it", idempotency_key="mine",
+                            expected_quote=seen)
+    assert refused.value.code == "quote_changed"
+    assert refused.value.params["quote"].new_subscription.pending_licenses == 12  # now it would be a reduction
+    assert service.account_summary(acme)["licenses"] == 15
