@@ -22,8 +22,9 @@ if [ -f domain.yml ]; then
   make --no-print-directory train
   echo "== rasa data validate"
   $BIN/rasa data validate --fail-on-warnings
-  echo "== Test stories"
-  $BIN/python scripts/test_stories.py
+  echo "== Test stories (every flow, predicted end to end)"
+  $BIN/rasa test core --model models --stories tests/test_stories.yml --fail-on-prediction-errors \
+    --out "$work/story-results" --no-plot
   echo "== Trained NLU model"
   $BIN/python -m pytest -q -p no:cacheprovider tests/nlu
 fi

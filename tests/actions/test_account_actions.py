@@ -121,3 +121,14 @@ def test_low_confidence_offers_two_likeliest_intents_then_a_person(billing):
     assert [b["title"] for b in chat.buttons] == ["Aggiungere licenze", "Togliere licenze"]
     chat.say("mah non so", "nlu_fallback", ranking=ranking).run(ActionFallbackButtons())
     assert [b["payload"] for b in chat.buttons][0] == "/request_human"
+
+
+def test_form_questions_offer_choices(billing):
+    from actions.asks import ActionAskAddon, ActionAskCapacity
+
+    chat = Chat(billing, ACME_OWNER).say("vorrei un add-on", "buy_addon")
+    chat.run(ActionAskAddon())
+    assert chat.text == "Quale add-on ti interessa?"
+    assert [b["payload"] for b in chat.buttons][0] == '/inform{"addon": "webinar"}'
+    chat.run(ActionAskCapacity())
+    assert [b["title"] for b in chat.buttons][-2:] == ["500", "1000"]
