@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from abc import ABC, abstractmethod
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -124,8 +125,12 @@ class ActionExplainEditBlocked(Action):
         return []
 
 
-class _LicenseAssignmentAction(Action):
+class _LicenseAssignmentAction(Action, ABC):
     assign = True
+
+    @abstractmethod
+    def name(self) -> str:
+        """Each concrete action names itself."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         who = await caller(tracker)

@@ -1,6 +1,8 @@
 """The change form's questions with choice buttons (plan, cycle, add-on, capacity)."""
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
@@ -16,8 +18,11 @@ CHOICES = {
 }
 
 
-class _AskWithButtons(Action):
-    slot = ""
+class _AskWithButtons(Action, ABC):
+    @property
+    @abstractmethod
+    def slot(self) -> str:
+        """The form slot this action asks for."""
 
     def name(self) -> str:
         return f"action_ask_{self.slot}"
@@ -29,16 +34,16 @@ class _AskWithButtons(Action):
 
 
 class ActionAskPlan(_AskWithButtons):
-    slot = "plan"
+    slot = "plan"  # type: ignore[assignment]
 
 
 class ActionAskBillingCycle(_AskWithButtons):
-    slot = "billing_cycle"
+    slot = "billing_cycle"  # type: ignore[assignment]
 
 
 class ActionAskAddon(_AskWithButtons):
-    slot = "addon"
+    slot = "addon"  # type: ignore[assignment]
 
 
 class ActionAskCapacity(_AskWithButtons):
-    slot = "capacity"
+    slot = "capacity"  # type: ignore[assignment]

@@ -33,7 +33,7 @@ def join_it(items: list[str]) -> str:
 
 
 def line_description(line: QuoteLine, catalog: Catalog) -> str:
-    quantity = licenses(line.quantity) if line.sku in catalog.plans else f"{line.quantity} ×"
+    quantity = licenses(line.quantity) if line.sku in catalog.plans else f"quantità {line.quantity}"
     values = dict(product=product_name(line.sku, catalog), quantity=quantity, cycle=cycle_name(line.cycle),
                   start=format_date(line.start), end=format_date(line.end),
                   end_inclusive=format_date(line.end - dt.timedelta(days=1)))
