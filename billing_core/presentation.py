@@ -42,6 +42,14 @@ def line_description(line: QuoteLine, catalog: Catalog) -> str:
     return text(f"line_{line.kind}", **values)
 
 
+def line_title(line: QuoteLine, catalog: Catalog) -> str:
+    """What an invoice line is, without its dates (documents print the period beside it)."""
+    quantity = licenses(line.quantity) if line.sku in catalog.plans else f"quantità {line.quantity}"
+    kind = "one_off" if line.cycle == "one_month" else line.kind
+    return text(f"line_title_{kind}", product=product_name(line.sku, catalog), quantity=quantity,
+                cycle=cycle_name(line.cycle), end=format_date(line.end))
+
+
 def line_days(line: QuoteLine) -> str:
     return text("line_days", days=line.days, period_days=line.period_days)
 

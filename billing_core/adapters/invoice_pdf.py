@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Union
@@ -213,8 +214,9 @@ class _InvoiceRenderer:
         parts = [line.description]
         details = []
         if line.start is not None and line.end is not None:
+            # the end is exclusive (the renewal day): print the last day covered
             details.append(text("invoice_period", start=format_date(line.start),
-                                end=format_date(line.end)))
+                                end=format_date(line.end - timedelta(days=1))))
         if line.days is not None and line.period_days is not None:
             details.append(text("invoice_period_days", days=line.days,
                                 period_days=line.period_days))

@@ -18,6 +18,7 @@ import re
 import smtplib
 import ssl
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
@@ -163,7 +164,9 @@ def _line_text(line: DocumentLine) -> str:
                          unit_price=format_eur(line.unit_price)))
     details = []
     if line.start is not None and line.end is not None:
-        details.append(text("invoice_period", start=format_date(line.start), end=format_date(line.end)))
+        # the end is exclusive (the renewal day): print the last day covered
+        details.append(text("invoice_period", start=format_date(line.start),
+                            end=format_date(line.end - timedelta(days=1))))
     if line.days is not None and line.period_days is not None:
         details.append(text("invoice_period_days", days=line.days, period_days=line.period_days))
     if details:

@@ -36,7 +36,7 @@ from billing_core.domain.model import (
 from billing_core.domain.proration import period_end
 from billing_core.domain.rules import edit_blockers, license_total, quote_change, renew, tax_profile, totals
 from billing_core.i18n import text
-from billing_core.presentation import line_description
+from billing_core.presentation import line_title
 from billing_core.service.unit_of_work import UnitOfWork
 from billing_core.service.views import fingerprint, line_dict, quote_dict, quote_fingerprint
 
@@ -364,7 +364,7 @@ class BillingService:
 
     def _document(self, invoice: orm.InvoiceRow) -> InvoiceDocument:
         lines = tuple(
-            DocumentLine(line_description(_quote_line(line), self.catalog), line.kind, line.quantity,
+            DocumentLine(line_title(_quote_line(line), self.catalog), line.kind, line.quantity,
                          Decimal(line.unit_price), line.start, line.end, line.days, line.period_days,
                          Decimal(line.amount))
             for line in invoice.lines)

@@ -128,7 +128,7 @@ def test_reverse_charge_invoice_with_unicode_font(unicode_font):
     # line table: header, credit line with its period, amounts >= 1.000 the Italian way
     for expected in ("Descrizione", "Quantità", "Prezzo unitario", "Importo",
                      "Business, credito per i giorni non usati",
-                     "dal 16 novembre 2026 al 1 dicembre 2026, 15/30 giorni",
+                     "dal 16 novembre 2026 al 30 novembre 2026, 15/30 giorni",
                      "-30,00 €", "45,00 €", "1.125,00 €", "Supporto prioritario"):
         assert expected in lines
     # totals: the rows pair label and amount in this order

@@ -66,7 +66,7 @@ def test_confirmation_headers_and_body():
     assert "la fattura n. 2026/000123 del 26 novembre 2026" in body
     assert "- Business, credito per i giorni non usati: -15,00 €\n" in body
     assert "- Enterprise, giorni rimanenti: 1.200,00 €\n  40 × 60,00 €\n" in body
-    assert "dal 16 novembre 2026 al 1 dicembre 2026, 15/30 giorni" in body
+    assert "dal 16 novembre 2026 al 30 novembre 2026, 15/30 giorni" in body
     assert ("Totale righe: 1.185,00 €\nCredito utilizzato: -20,00 €\nImponibile: 1.165,00 €\n"
             "IVA 22%: 256,30 €\nTotale: 1.421,30 €\n") in body
     assert "Il pagamento è stato ricevuto" in body
