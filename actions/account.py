@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from abc import ABC, abstractmethod
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -10,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.handoff import offer_handoff
-from actions.runtime import call, caller, service
+from actions.runtime import Caller, SignedInAction, call, caller, service
 from billing_core.domain.model import AddonItem, InvalidRequest, Refused, Subscription
 from billing_core.domain.rules import next_renewal, pending_changes
 from billing_core.formatting import format_date, format_eur
@@ -29,15 +28,12 @@ def _date(value: str) -> dt.date:
     return dt.date.fromisoformat(value)
 
 
-class ActionCheckPlan(Action):
+class ActionCheckPlan(SignedInAction):
     def name(self) -> str:
         return "action_check_plan"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        who = await caller(tracker)
-        if who is None:
-            dispatcher.utter_message(text=text("sign_in_needed"))
-            return []
+    async def run_for(self, who: Caller, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: DomainDict) -> list[EventType]:
         summary = await call(service().account_summary, who.account_id)
         catalog = service().catalog
         rows = [text("plan_summary", plan=product_name(summary["plan"], catalog), cycle=cycle_name(summary["cycle"]),
@@ -76,15 +72,12 @@ def _subscription(summary: dict) -> Subscription:
                         _date(summary["period_end"]), summary["pending_plan"], summary["pending_licenses"], addons)
 
 
-class ActionCheckInvoices(Action):
+class ActionCheckInvoices(SignedInAction):
     def name(self) -> str:
         return "action_check_invoices"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        who = await caller(tracker)
-        if who is None:
-            dispatcher.utter_message(text=text("sign_in_needed"))
-            return []
+    async def run_for(self, who: Caller, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: DomainDict) -> list[EventType]:
         invoices = await call(service().invoices, who.account_id)
         if not invoices:
             dispatcher.utter_message(text=text("invoices_none"))
@@ -125,18 +118,11 @@ class ActionExplainEditBlocked(Action):
         return []
 
 
-class _LicenseAssignmentAction(Action, ABC):
+class _LicenseAssignmentAction(SignedInAction):
     assign = True
 
-    @abstractmethod
-    def name(self) -> str:
-        """Each concrete action names itself."""
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        who = await caller(tracker)
-        if who is None:
-            dispatcher.utter_message(text=text("sign_in_needed"))
-            return []
+    async def run_for(self, who: Caller, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: DomainDict) -> list[EventType]:
         emails = [e["value"] for e in tracker.latest_message.get("entities", []) if e.get("entity") == "email"]
         if not emails:
             dispatcher.utter_message(text=text("assign_need_email" if self.assign else "unassign_need_email"))

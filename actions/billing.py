@@ -13,7 +13,7 @@ from rasa_sdk.types import DomainDict
 from actions.handoff import hand_off, offer_handoff
 from actions.italian_numbers import parse_quantity
 from actions.render import cart_lines, confirm_buttons, quote_text
-from actions.runtime import Caller, call, caller, service
+from actions.runtime import Caller, SignedInAction, call, caller, service
 from billing_core.domain.model import AddonPurchase, ChangeSet, InvalidRequest, Refused
 from billing_core.formatting import format_date, format_eur
 from billing_core.i18n import text
@@ -245,15 +245,12 @@ async def show_quote(dispatcher: CollectingDispatcher, tracker: Tracker, who: Ca
     return [SlotSet("pending_change", pending)]
 
 
-class ActionQuoteChange(Action):
+class ActionQuoteChange(SignedInAction):
     def name(self) -> str:
         return "action_quote_change"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        who = await caller(tracker)
-        if who is None:
-            dispatcher.utter_message(text=text("sign_in_needed"))
-            return []
+    async def run_for(self, who: Caller, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: DomainDict) -> list[EventType]:
         changes, intro = await requested_changes(tracker, who)
         if changes is None:
             if intro:
@@ -374,15 +371,12 @@ class ActionAddToCart(Action):
         return [SlotSet("pending_change", None)]
 
 
-class ActionViewCart(Action):
+class ActionViewCart(SignedInAction):
     def name(self) -> str:
         return "action_view_cart"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        who = await caller(tracker)
-        if who is None:
-            dispatcher.utter_message(text=text("sign_in_needed"))
-            return []
+    async def run_for(self, who: Caller, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: DomainDict) -> list[EventType]:
         cart = await call(service().cart, who.account_id, who.email)
         if cart.is_empty():
             dispatcher.utter_message(text=text("cart_empty"))
@@ -392,15 +386,12 @@ class ActionViewCart(Action):
         return []
 
 
-class ActionRemoveCartItem(Action):
+class ActionRemoveCartItem(SignedInAction):
     def name(self) -> str:
         return "action_remove_cart_item"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        who = await caller(tracker)
-        if who is None:
-            dispatcher.utter_message(text=text("sign_in_needed"))
-            return []
+    async def run_for(self, who: Caller, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: DomainDict) -> list[EventType]:
         cart = await call(service().cart, who.account_id, who.email)
         if cart.is_empty():
             dispatcher.utter_message(text=text("cart_empty"))
@@ -452,17 +443,14 @@ def _chosen_line(tracker: Tracker, lines: list[tuple[str, str, str]]) -> str | N
     return None
 
 
-class ActionQuoteCart(Action):
+class ActionQuoteCart(SignedInAction):
     """"Effettua l'ordine": the whole cart in one quote, or the change just quoted."""
 
     def name(self) -> str:
         return "action_quote_cart"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        who = await caller(tracker)
-        if who is None:
-            dispatcher.utter_message(text=text("sign_in_needed"))
-            return []
+    async def run_for(self, who: Caller, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: DomainDict) -> list[EventType]:
         cart = await call(service().cart, who.account_id, who.email)
         if cart.is_empty():
             if tracker.get_slot("pending_change"):

@@ -10,9 +10,15 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
-from rasa_sdk import Tracker
+from abc import ABC, abstractmethod
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from billing_core.domain.model import BILLING_ROLES, InvalidRequest
+from billing_core.i18n import text
 from billing_core.service.bootstrap import bootstrap
 from billing_core.service.services import BillingService
 
@@ -69,3 +75,23 @@ async def caller(tracker: Tracker) -> Caller | None:
     if who["account_id"] != claims.get("account_id"):
         return None
     return Caller(who["email"], who["account_id"], who["role"], who["name"])
+
+
+class SignedInAction(Action, ABC):
+    """An action about the caller's own account: anonymous users are told how to sign in."""
+
+    @abstractmethod
+    def name(self) -> str:
+        """Each concrete action names itself."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        who = await caller(tracker)
+        if who is None:
+            dispatcher.utter_message(text=text("sign_in_needed"))
+            return []
+        return await self.run_for(who, dispatcher, tracker, domain)
+
+    @abstractmethod
+    async def run_for(self, who: Caller, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: DomainDict) -> list[EventType]:
+        """The action for a signed-in caller."""
