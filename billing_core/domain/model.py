@@ -205,10 +205,9 @@ class TaxProfile:
 
 
 @dataclass(frozen=True)
-class Quote:
-    change_day: dt.date
-    lines: tuple[QuoteLine, ...]
-    scheduled: tuple[ScheduledChange, ...]
+class InvoiceTotals:
+    """The money of one invoice: lines' net, the credit balance used first, IVA, total."""
+
     net: Decimal
     balance_applied: Decimal
     taxable: Decimal
@@ -216,7 +215,14 @@ class Quote:
     tax: Decimal
     total: Decimal
     balance_after: Decimal
-    tax_note: str | None
+    tax_note: str | None  # reverse_charge | outside_eu | None
+
+
+@dataclass(frozen=True)
+class Quote(InvoiceTotals):
+    change_day: dt.date
+    lines: tuple[QuoteLine, ...]
+    scheduled: tuple[ScheduledChange, ...]
     effective: str  # immediate | period_end
     next_renewal: Renewal
     old_subscription: Subscription

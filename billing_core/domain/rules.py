@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+from dataclasses import fields, replace
 from decimal import Decimal, InvalidOperation
 
 from billing_core.domain.catalog import Catalog, Party
@@ -15,6 +15,7 @@ from billing_core.domain.model import (
     AddonPurchase,
     ChangeSet,
     InvalidRequest,
+    InvoiceTotals,
     Quote,
     QuoteLine,
     Refused,
@@ -119,16 +120,14 @@ def tax_profile(customer: Party, catalog: Catalog) -> TaxProfile:
     return TaxProfile(Decimal("0"), "outside_eu")
 
 
-def totals(net: Decimal, balance: Decimal, profile: TaxProfile) -> dict[str, Decimal]:
+def invoice_totals(net: Decimal, balance: Decimal, profile: TaxProfile) -> InvoiceTotals:
     """Apply the credit balance first, then IVA on what is left, rounded once half-up."""
     if net <= 0:
-        return {"balance_applied": ZERO, "taxable": ZERO, "tax": ZERO, "total": ZERO,
-                "balance_after": balance - net}
+        return InvoiceTotals(net, ZERO, ZERO, profile.rate, ZERO, ZERO, balance - net, profile.note)
     applied = min(balance, net) if balance > 0 else ZERO
     taxable = net - applied
     tax = round_half_up(taxable * profile.rate)
-    return {"balance_applied": applied, "taxable": taxable, "tax": tax, "total": taxable + tax,
-            "balance_after": balance - applied}
+    return InvoiceTotals(net, applied, taxable, profile.rate, tax, taxable + tax, balance - applied, profile.note)
 
 
 # --- Pricing a change -----------------------------------------------------------------------
@@ -188,21 +187,17 @@ def quote_change(state: AccountState, changes: ChangeSet, catalog: Catalog, toda
     if not lines and not scheduled and new_sub == sub:
         raise Refused("no_change")
 
-    net = sum((line.amount for line in lines), ZERO)
-    profile = tax_profile(state.customer, catalog)
-    money = totals(net, state.balance, profile)
+    money = invoice_totals(sum((line.amount for line in lines), ZERO), state.balance,
+                           tax_profile(state.customer, catalog))
     return Quote(
+        **{f.name: getattr(money, f.name) for f in fields(InvoiceTotals)},
         change_day=today,
         lines=tuple(lines),
         scheduled=tuple(scheduled),
-        net=net,
-        tax_rate=profile.rate,
-        tax_note=profile.note,
         effective="immediate" if lines else "period_end",
         next_renewal=next_renewal(new_sub, catalog),
         old_subscription=sub,
         new_subscription=new_sub,
-        **money,
     )
 
 

@@ -29,12 +29,13 @@ from billing_core.domain.model import (
     AddonItem,
     ChangeSet,
     InvalidRequest,
+    InvoiceTotals,
     Quote,
     QuoteLine,
     Refused,
 )
 from billing_core.domain.proration import period_end
-from billing_core.domain.rules import edit_blockers, license_total, quote_change, renew, tax_profile, totals
+from billing_core.domain.rules import edit_blockers, invoice_totals, license_total, quote_change, renew, tax_profile
 from billing_core.i18n import text
 from billing_core.presentation import line_title
 from billing_core.service.unit_of_work import UnitOfWork
@@ -279,7 +280,7 @@ class BillingService:
         document = self._document(invoice) if invoice is not None else None
         return result, document, actor.email
 
-    def _issue_invoice(self, uow: UnitOfWork, account: orm.AccountRow, lines, money, today: dt.date,
+    def _issue_invoice(self, uow: UnitOfWork, account: orm.AccountRow, lines, money: InvoiceTotals, today: dt.date,
                        origin: str, charge_key: str) -> orm.InvoiceRow:
         """The invoice of ``lines``, charged to the card on file.
 
@@ -328,10 +329,8 @@ class BillingService:
             lines, new_sub = renew(state.subscription, self.catalog, today)
             if not lines and new_sub == state.subscription:
                 return None
-            net = sum((line.amount for line in lines), Decimal("0.00"))
-            profile = tax_profile(state.customer, self.catalog)
-            money = _Money(net=net, tax_rate=profile.rate, tax_note=profile.note,
-                           **totals(net, state.balance, profile))
+            money = invoice_totals(sum((line.amount for line in lines), Decimal("0.00")), state.balance,
+                                   tax_profile(state.customer, self.catalog))
             invoice = None
             if lines:
                 invoice = self._issue_invoice(uow, account, lines, money, today, "renewal",
@@ -481,18 +480,6 @@ class BillingService:
         except Exception:  # stored: the sales team also sees open handoffs in the database
             log.exception("handoff %s stored but the notification failed", handoff.handoff_id)
         return HandoffResult(handoff.handoff_id, True, ae.name, ae.email, ae.callback_hours)
-
-
-@dataclass(frozen=True)
-class _Money:
-    net: Decimal
-    balance_applied: Decimal
-    taxable: Decimal
-    tax_rate: Decimal
-    tax: Decimal
-    total: Decimal
-    balance_after: Decimal
-    tax_note: str | None
 
 
 def _check_email(email: str) -> None:
