@@ -28,6 +28,7 @@ CHANGE_KINDS = {
 FORM_SLOTS = ("plan", "billing_cycle", "addon", "capacity", "quantity", "license_total")
 CAPACITIES = {"webinar": (500, 1000), "large_meeting": (500, 1000)}
 ADDON_SKUS = {"cloud_recording": "cloud_recording_1tb"}
+UNASSIGN_BUTTONS = 5
 
 
 def entity_values(tracker: Tracker, entity: str) -> list[str]:
@@ -42,7 +43,7 @@ def addon_sku(addon: str | None, capacity: object) -> str | None:
     return f"{addon}_{int(capacity)}" if capacity else None
 
 
-async def explain_refusal(dispatcher: CollectingDispatcher, refusal: Refused, who: Caller | None) -> None:
+async def explain_refusal(dispatcher: CollectingDispatcher, refusal: Refused) -> None:
     dispatcher.utter_message(text=refusal_message(refusal, service().catalog))
     if refusal.code == "business_minimum":
         dispatcher.utter_message(buttons=[
@@ -50,6 +51,10 @@ async def explain_refusal(dispatcher: CollectingDispatcher, refusal: Refused, wh
              "payload": '/upgrade_plan{"plan": "business", "quantity": "10"}'},
             {"title": "Add-on Large Meeting", "payload": '/buy_addon{"addon": "large_meeting"}'},
         ])
+    if refusal.code == "licenses_assigned":
+        dispatcher.utter_message(text=text("offer_unassign"), buttons=[
+            {"title": text("button_unassign", email=email), "payload": f'/unassign_license{{"email": "{email}"}}'}
+            for email in list(refusal.params["holders"])[:UNASSIGN_BUTTONS]])
     if refusal.code in ("enterprise_sales_only", "sales_managed"):
         offer_handoff(dispatcher)
 
@@ -229,7 +234,7 @@ async def show_quote(dispatcher: CollectingDispatcher, tracker: Tracker, who: Ca
     try:
         quote = await call(service().quote, who.account_id, changes, who.email)
     except Refused as refusal:
-        await explain_refusal(dispatcher, refusal, who)
+        await explain_refusal(dispatcher, refusal)
         return [SlotSet("pending_change", None)]
     except InvalidRequest as error:
         dispatcher.utter_message(text=invalid_request_message(error))
@@ -292,7 +297,7 @@ class ActionPlaceOrder(Action):
             if refusal.code == "quote_changed":
                 dispatcher.utter_message(text=refusal_message(refusal, service().catalog))
                 return await show_quote(dispatcher, tracker, who, changes, None, from_cart=pending.get("cart", False))
-            await explain_refusal(dispatcher, refusal, who)
+            await explain_refusal(dispatcher, refusal)
             return [SlotSet("pending_change", None)]
         await self._confirm(dispatcher, who, result, pending)
         return [SlotSet("pending_change", None), SlotSet("last_order", result.invoice_number or "-")]

@@ -111,6 +111,7 @@ def test_fewer_licenses_than_assigned_names_the_holders(billing):
     chat = change(Chat(billing, OWNER), "portale a 1", "set_licenses", {"quantity": "1"})
     assert "giulia.verdi@studiorossi.it" in chat.text and "mario.rossi@studiorossi.it" in chat.text
     assert "Gestione utenti" in chat.text and chat.slots["pending_change"] is None
+    assert '/unassign_license{"email": "giulia.verdi@studiorossi.it"}' in [b["payload"] for b in chat.buttons]
 
 
 def test_zero_or_nonsense_totals_are_refused_in_italian(billing):
