@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -96,12 +97,17 @@ def chat_in_terminal() -> None:
                 print(f"  [{len(buttons)}] {button['title']}")
 
 
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM (e.g. from a supervisor) stops the children like Ctrl-C does
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _stop)
     parser = argparse.ArgumentParser()
     parser.add_argument("--shell", action="store_true")
     args = parser.parse_args()
     os.chdir(ROOT)
-    env = dict(os.environ, SANIC_HOST="127.0.0.1", RASA_TELEMETRY_ENABLED="false")
+    env = dict(os.environ, SANIC_HOST="127.0.0.1", RASA_TELEMETRY_ENABLED="false", PYTHONWARNINGS="ignore")
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT} if args.shell else {}
     processes = [
         subprocess.Popen([str(BIN / "rasa"), "run", "actions", "--actions", "actions", "-p", str(ACTIONS_PORT)],
