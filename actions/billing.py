@@ -376,15 +376,23 @@ class ActionAddToCart(Action):
         return [SlotSet("pending_change", None)]
 
 
+async def non_empty_cart(who: Caller, dispatcher: CollectingDispatcher) -> ChangeSet | None:
+    """The caller's cart, or None after telling them it is empty."""
+    cart = await call(service().cart, who.account_id, who.email)
+    if cart.is_empty():
+        dispatcher.utter_message(text=text("cart_empty"))
+        return None
+    return cart
+
+
 class ActionViewCart(SignedInAction):
     def name(self) -> str:
         return "action_view_cart"
 
     async def run_for(self, who: Caller, dispatcher: CollectingDispatcher, tracker: Tracker,
                       domain: DomainDict) -> list[EventType]:
-        cart = await call(service().cart, who.account_id, who.email)
-        if cart.is_empty():
-            dispatcher.utter_message(text=text("cart_empty"))
+        cart = await non_empty_cart(who, dispatcher)
+        if cart is None:
             return []
         dispatcher.utter_message(text="\n".join([text("cart_title"), *cart_lines(cart, service().catalog),
                                                  text("cart_next")]))
@@ -397,9 +405,8 @@ class ActionRemoveCartItem(SignedInAction):
 
     async def run_for(self, who: Caller, dispatcher: CollectingDispatcher, tracker: Tracker,
                       domain: DomainDict) -> list[EventType]:
-        cart = await call(service().cart, who.account_id, who.email)
-        if cart.is_empty():
-            dispatcher.utter_message(text=text("cart_empty"))
+        cart = await non_empty_cart(who, dispatcher)
+        if cart is None:
             return []
         lines = _cart_line_keys(cart)
         chosen = _chosen_line(tracker, lines)
