@@ -17,7 +17,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from billing_core.domain.model import BILLING_ROLES, InvalidRequest
+from billing_core.domain.model import InvalidRequest
 from billing_core.i18n import text
 from billing_core.service.bootstrap import bootstrap
 from billing_core.service.services import BillingService
@@ -49,14 +49,6 @@ class Caller:
     account_id: str
     role: str
     name: str
-
-    @property
-    def can_buy(self) -> bool:
-        return self.role in BILLING_ROLES
-
-    @property
-    def first_name(self) -> str:
-        return self.name.split()[0] if self.name else ""
 
 
 async def caller(tracker: Tracker) -> Caller | None:

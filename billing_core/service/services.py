@@ -147,13 +147,6 @@ class BillingService:
                 raise InvalidRequest("unknown_email", email=email)
             return {"email": user.email, "account_id": user.account_id, "role": user.role, "name": user.name}
 
-    def identity_by_slack(self, slack_user_id: str) -> dict | None:
-        with self.uow(read_only=True) as uow:
-            user = uow.repo.user_by_slack_id(slack_user_id)
-            if user is None:
-                return None
-            return {"email": user.email, "account_id": user.account_id, "role": user.role, "name": user.name}
-
     def set_card(self, account_id: str, card_token: str, last4: str) -> None:
         with self.uow() as uow:
             account = uow.repo.account(account_id, lock=True)
