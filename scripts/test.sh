@@ -12,7 +12,7 @@ trap cleanup EXIT
 echo "== PostgreSQL (throw-away, 127.0.0.1:$port)"
 BILLING_TEST_POSTGRES_URL=$(scripts/pg_test_server.sh start "$work/pg" "$port")
 export BILLING_TEST_POSTGRES_URL BILLING_TEST_REQUIRE_POSTGRES=1
-export BILLING_VAR_DIR="$work/var" BILLING_AUTH_SECRET=test-secret-not-for-production
+export BILLING_VAR_DIR="$work/var" BILLING_AUTH_SECRET=test-secret-not-for-production-0123456789
 
 echo "== Engine, adapters, channels and actions (pytest)"
 $BIN/python -m pytest -q -p no:cacheprovider --ignore=tests/nlu tests
