@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.handoff import offer_handoff
-from actions.runtime import Caller, SignedInAction, call, caller, service
+from actions.runtime import Caller, SignedInAction, call, service
 from billing_core.domain.model import AddonItem, InvalidRequest, Refused, Subscription
 from billing_core.domain.rules import next_renewal, pending_changes
 from billing_core.formatting import format_date, format_eur
@@ -95,18 +95,18 @@ class ActionCheckInvoices(SignedInAction):
         return []
 
 
-class ActionExplainEditBlocked(Action):
+class ActionExplainEditBlocked(SignedInAction):
     """Why "Modifica piano" is disabled, from the account's real state."""
 
     def name(self) -> str:
         return "action_explain_edit_blocked"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        who = await caller(tracker)
-        if who is None:
-            dispatcher.utter_message(text=text("blocked_reasons_general"))
-            dispatcher.utter_message(text=text("sign_in_needed"))
-            return []
+    def answer_anonymous(self, dispatcher: CollectingDispatcher) -> None:
+        dispatcher.utter_message(text=text("blocked_reasons_general"))
+        super().answer_anonymous(dispatcher)
+
+    async def run_for(self, who: Caller, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: DomainDict) -> list[EventType]:
         blockers = await call(service().edit_blockers, who.account_id, who.email)
         if not blockers:
             dispatcher.utter_message(text=text("nothing_blocks"))

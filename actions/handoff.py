@@ -1,12 +1,12 @@
 """Handoff to the account executive: stored with a summary, notified once, the user told what's next."""
 from __future__ import annotations
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.runtime import Caller, call, caller, service
+from actions.runtime import Caller, SignedInAction, call, service
 from billing_core.i18n import text
 
 RECENT_MESSAGES = 10
@@ -36,16 +36,16 @@ async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, who: Call
                                        ae_email=result.account_executive_email, hours=result.callback_hours))
 
 
-class ActionHandoff(Action):
+class ActionHandoff(SignedInAction):
     def name(self) -> str:
         return "action_handoff"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        who = await caller(tracker)
-        if who is None:
-            dispatcher.utter_message(text=text("handoff_anonymous",
-                                               sales_email=service().catalog.default_account_executive.email))
-            return []
+    def answer_anonymous(self, dispatcher: CollectingDispatcher) -> None:
+        dispatcher.utter_message(text=text("handoff_anonymous",
+                                           sales_email=service().catalog.default_account_executive.email))
+
+    async def run_for(self, who: Caller, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: DomainDict) -> list[EventType]:
         blockers = await call(service().edit_blockers, who.account_id)
         reason = "sales_managed" if any(b.code == "sales_managed" for b in blockers) else "request_human"
         await hand_off(dispatcher, tracker, who, reason)

@@ -79,9 +79,13 @@ class SignedInAction(Action, ABC):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         who = await caller(tracker)
         if who is None:
-            dispatcher.utter_message(text=text("sign_in_needed"))
+            self.answer_anonymous(dispatcher)
             return []
         return await self.run_for(who, dispatcher, tracker, domain)
+
+    def answer_anonymous(self, dispatcher: CollectingDispatcher) -> None:
+        """What an anonymous user is told instead (general answers only, never account data)."""
+        dispatcher.utter_message(text=text("sign_in_needed"))
 
     @abstractmethod
     async def run_for(self, who: Caller, dispatcher: CollectingDispatcher, tracker: Tracker,

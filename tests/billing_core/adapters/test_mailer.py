@@ -277,21 +277,14 @@ def test_starttls_is_required_for_smtp_starttls(smtp_server):
     assert smtp_server.logins == [] and smtp_server.messages == []
 
 
-def test_smtps_uses_implicit_tls(tls_contexts):
+@pytest.mark.parametrize("scheme, tls_mode", [("smtps", "implicit_tls"), ("smtp+starttls", "starttls")])
+def test_tls_schemes_encrypt_before_login(tls_contexts, scheme, tls_mode):
+    """smtps:// speaks TLS from the start; smtp+starttls:// upgrades before sending the password."""
     server_context, client_context = tls_contexts
-    with running(FakeSmtpServer(implicit_tls=server_context)) as server:
-        url = f"smtps://user:pw@127.0.0.1:{server.server_address[1]}"
+    with running(FakeSmtpServer(**{tls_mode: server_context})) as server:
+        url = f"{scheme}://user:pw@127.0.0.1:{server.server_address[1]}"
         SmtpMailer(url, timeout=5, ssl_context=client_context).send(confirmation())
-        assert server.tls_sessions == ["smtps"]
-        assert server.logins == [("user", "pw")] and len(server.messages) == 1
-
-
-def test_smtp_starttls_upgrades_before_login(tls_contexts):
-    server_context, client_context = tls_contexts
-    with running(FakeSmtpServer(starttls=server_context)) as server:
-        url = f"smtp+starttls://user:pw@127.0.0.1:{server.server_address[1]}"
-        SmtpMailer(url, timeout=5, ssl_context=client_context).send(confirmation())
-        assert server.tls_sessions == ["starttls"]
+        assert server.tls_sessions == [{"implicit_tls": "smtps", "starttls": "starttls"}[tls_mode]]
         assert server.logins == [("user", "pw")] and len(server.messages) == 1
 
 
