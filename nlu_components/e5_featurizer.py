@@ -11,6 +11,7 @@ The component adds one 384-dim, L2-normalised *sentence* feature per message tex
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from typing import Any, Dict, List, Optional, Text
 
@@ -26,6 +27,9 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 logger = logging.getLogger(__name__)
+
+_EMAIL = re.compile(r"\S+@\S+\.\w+")
+MASKED_EMAIL = "mario@azienda.it"
 
 _MODEL_LOCK = threading.Lock()
 _MODELS: Dict[Text, Any] = {}
@@ -57,6 +61,9 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
             "is_query": True,
             # lowercase before embedding (chat text has random capitalisation)
             "lowercase": False,
+            # replace e-mail addresses by one fixed address: otherwise the address, not
+            # the verb, dominates the vector ("assegna"/"togli" a mario.rossi@acme.it)
+            "mask_emails": True,
             "batch_size": 64,
         }
 
@@ -84,6 +91,8 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
 
     def _prepare(self, text: Text) -> Text:
         text = " ".join(text.split())
+        if self._config["mask_emails"]:
+            text = _EMAIL.sub(MASKED_EMAIL, text)
         return text.lower() if self._config["lowercase"] else text
 
     def _embed(self, texts: List[Text]) -> np.ndarray:

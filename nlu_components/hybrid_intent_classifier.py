@@ -1,0 +1,316 @@
+"""Intent classifier on words, characters and the e5 sentence vector together.
+
+The e5 sentence embedding knows that "togline 2" and "aggiungine 2" are both about licence
+counts; the word and character n-grams know which verb was used. Either alone was weaker
+(docs/nlu.md): an SVM on e5 alone confused upgrade/downgrade and add/remove; sparse
+features alone missed paraphrases. Here both are stacked into one sparse matrix:
+
+    TF-IDF(word 1-2 grams) | TF-IDF(char_wb 2-5 grams) | dense_weight * e5 vector
+    | direction_weight * plan direction flags
+
+and a linear SVM is trained on it. The plan direction flags carry what neither bag of
+words nor embedding sees: which plan is left and which is wanted. "dal Business al Pro"
+and "dal Pro al Business" have the same words; with the plans ordered (config
+`ordered_plans`) and their spellings taken from the training data's synonyms, the flags
+say `plan_down` for the first and `plan_up` for the second. Its scores are calibrated into probabilities
+(scikit-learn `CalibratedClassifierCV`, sigmoid) so `FallbackClassifier` thresholds and the
+two-button disambiguation read real confidences.
+
+Text is normalised before the n-grams: lower case, accents removed ("perché"/"perche"),
+e-mail addresses -> "EMAIL" and digits -> "0" (which address or number is an entity,
+not an intent cue).
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from typing import Any, Dict, List, Optional, Text, Type
+
+import numpy as np
+import scipy.sparse
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers import LABEL_RANKING_LENGTH
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "hybrid_intent_classifier.skops"
+# what skops may rebuild from the model file (it refuses anything else)
+TRUSTED_TYPES = [
+    "scipy.sparse._csr.csr_matrix",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+]
+
+_EMAIL = re.compile(r"\S+@\S+")
+_DIGITS = re.compile(r"\d+")
+
+# a plan named right after these words is the one being left or compared against
+_LEFT_BEFORE = re.compile(
+    r"(?:\b(?:da|dal|dallo|dalla)|\bdall'|\bnon pi[uù]|posto del|invece del|invece che|anzich[eé]"
+    r"|piuttosto che|rispetto al|oltre il|sopra al|sotto al|superiore al|inferiore al|alto del"
+    r"|basso del|\b(?:siamo|stiamo|sono|abbiamo|ho|basta)(?:\s+(?:sul|su|il|col|con il|al))?)"
+    r"\s*(?:(?:il|l')\s*)?(?:piano\s+)?$"
+)
+# ... or right before these
+_LEFT_AFTER = re.compile(
+    r"^\s*(?:non (?:ci |mi )?(?:basta|serve|servono)|costa troppo|(?:è|e) (?:troppo|sprecato)"
+    r"|troppo caro|ci va stretto)"
+)
+# a plan named right after these words is the one wanted
+_WANTED_BEFORE = re.compile(r"(?:\b(?:a|al|ad|alla|verso)|\ball'|->|→)\s*(?:(?:il|l')\s*)?(?:piano\s+)?$")
+
+
+def plan_direction(text: Text, spellings: Dict[Text, Text], order: List[Text]) -> Dict[Text, float]:
+    """Flags for the plans a message leaves and wants, and the direction when it is certain.
+
+    ``spellings`` maps a lower-case spelling ("biz") to its plan ("business"); ``order``
+    lists the plans from the lowest. "il Pro non basta più, passiamo a Business" ->
+    {left_pro, wanted_business, plan_up}.
+    """
+    if not spellings:
+        return {}
+    lowered = text.lower().replace("\u2019", "'")
+    pattern = r"(?<![\w@.-])(" + "|".join(sorted(map(re.escape, spellings), key=len, reverse=True)) + r")(?![\w@-])"
+    mentions = []
+    for match in re.finditer(pattern, lowered):
+        if re.match(r"\s*-?\s*(?:rata|quota)\b", lowered[match.end():]):  # "pro rata"
+            continue
+        before, after = lowered[: match.start()], lowered[match.end():]
+        if _LEFT_BEFORE.search(before) or _LEFT_AFTER.search(after):
+            role = "left"
+        elif _WANTED_BEFORE.search(before):
+            role = "wanted"
+        else:
+            role = "named"
+        mentions.append((spellings[match.group(1)], role))
+    left = [plan for plan, role in mentions if role == "left"]
+    wanted = [plan for plan, role in mentions if role == "wanted"]
+    if left and not wanted:  # "vorremmo l'Enterprise anziché il Business"
+        wanted = [plan for plan, role in mentions if role == "named" and plan not in left]
+    flags = {f"left_{plan}": 1.0 for plan in left}
+    flags.update({f"wanted_{plan}": 1.0 for plan in wanted})
+    rank = {plan: i for i, plan in enumerate(order)}
+    lowest, highest = order[0], order[-1]
+    up = (left and wanted and rank[wanted[-1]] > rank[left[0]]) or highest in wanted or lowest in left
+    down = (left and wanted and rank[wanted[-1]] < rank[left[0]]) or lowest in wanted or highest in left
+    if up and not down:
+        flags["plan_up"] = 1.0
+    if down and not up:
+        flags["plan_down"] = 1.0
+    return flags
+
+
+def normalise(text: Text) -> Text:
+    """Lower case, no accents, e-mails and digits replaced by placeholders."""
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = _EMAIL.sub(" EMAIL ", text)
+    return _DIGITS.sub(" 0 ", text)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
+)
+class HybridIntentClassifier(GraphComponent, IntentClassifier):
+    """Linear SVM on TF-IDF word and character n-grams plus the dense sentence vector."""
+
+    @classmethod
+    def required_components(cls) -> List[Type]:
+        return [DenseFeaturizer]
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "word_ngrams": [1, 2],
+            "char_ngrams": [2, 5],
+            # a character n-gram must occur in >= this many examples to become a feature
+            "char_min_df": 2,
+            # weight of the (L2-normalised) dense vector against the TF-IDF blocks;
+            # 3 was best in cross-validation (docs/nlu.md)
+            "dense_weight": 3.0,
+            # plans from the lowest; their spellings come from the training data's synonyms
+            "ordered_plans": ["pro", "business", "enterprise"],
+            "direction_weight": 3.0,
+            "C": 1.0,
+            "calibration_folds": 5,
+            # share of an RBF SVM on the e5 vector alone in the final probabilities
+            # (0 = linear model only); it adds the embedding's non-linear neighbourhoods
+            "e5_svm_share": 0.0,
+            "e5_svm_C": 10.0,
+        }
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        return ["sklearn", "skops"]
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: Optional[Dict[Text, Any]] = None,
+    ) -> None:
+        self._config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self._model = model
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "HybridIntentClassifier":
+        return cls(config, model_storage, resource)
+
+    # -- features -------------------------------------------------------------
+
+    @staticmethod
+    def _dense(message: Message) -> np.ndarray:
+        _, sentence = message.get_dense_features(TEXT)
+        if sentence is None:
+            raise ValueError(
+                "HybridIntentClassifier needs a dense sentence feature "
+                "(put E5SentenceFeaturizer before it in the pipeline)."
+            )
+        return np.asarray(sentence.features, dtype=np.float64).reshape(-1)
+
+    def _features(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
+        texts = [normalise(m.get(TEXT) or "") for m in messages]
+        dense = np.vstack([self._dense(m) for m in messages])
+        directions = [
+            plan_direction(m.get(TEXT) or "", self._model["plan_spellings"], self._config["ordered_plans"])
+            for m in messages
+        ]
+        return scipy.sparse.hstack(
+            [
+                self._model["words"].transform(texts),
+                self._model["chars"].transform(texts),
+                scipy.sparse.csr_matrix(dense * float(self._config["dense_weight"])),
+                self._model["directions"].transform(directions) * float(self._config["direction_weight"]),
+            ]
+        ).tocsr()
+
+    def _plan_spellings(self, training_data: TrainingData) -> Dict[Text, Text]:
+        plans = set(self._config["ordered_plans"])
+        spellings = {plan: plan for plan in plans}
+        spellings.update(
+            {spelling.lower(): value for spelling, value in training_data.entity_synonyms.items() if value in plans}
+        )
+        return spellings
+
+    # -- training ---------------------------------------------------------------
+
+    def train(self, training_data: TrainingData) -> Resource:
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.feature_extraction import DictVectorizer
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.svm import LinearSVC
+
+        examples = [m for m in training_data.intent_examples if m.get(TEXT)]
+        labels = np.array([m.get(INTENT) for m in examples])
+        if len(set(labels)) < 2:
+            logger.warning("HybridIntentClassifier needs at least two intents; not trained.")
+            return self._resource
+
+        texts = [normalise(m.get(TEXT)) for m in examples]
+        words = TfidfVectorizer(
+            ngram_range=tuple(self._config["word_ngrams"]), sublinear_tf=True
+        ).fit(texts)
+        chars = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=tuple(self._config["char_ngrams"]),
+            min_df=int(self._config["char_min_df"]),
+            sublinear_tf=True,
+        ).fit(texts)
+        spellings = self._plan_spellings(training_data)
+        directions = DictVectorizer().fit(
+            [plan_direction(m.get(TEXT), spellings, self._config["ordered_plans"]) for m in examples]
+            + [{"plan_up": 1.0, "plan_down": 1.0}]  # both columns exist even if the data lacks one
+        )
+        self._model = {"words": words, "chars": chars, "directions": directions, "plan_spellings": spellings}
+
+        smallest_class = min(np.sum(labels == label) for label in set(labels))
+        folds = max(2, min(int(self._config["calibration_folds"]), int(smallest_class)))
+        classifier = CalibratedClassifierCV(
+            LinearSVC(C=float(self._config["C"])), method="sigmoid", cv=folds
+        )
+        classifier.fit(self._features(examples), labels)
+        self._model["classifier"] = classifier
+        if float(self._config["e5_svm_share"]) > 0:
+            from sklearn.svm import SVC
+
+            dense = np.vstack([self._dense(m) for m in examples])
+            self._model["e5_svm"] = SVC(
+                C=float(self._config["e5_svm_C"]), probability=True, random_state=0
+            ).fit(dense, labels)
+        self.persist()
+        return self._resource
+
+    # -- inference --------------------------------------------------------------
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            if self._model is None or not message.get(TEXT):
+                intent, ranking = None, []
+            else:
+                classifier = self._model["classifier"]
+                probabilities = classifier.predict_proba(self._features([message]))[0]
+                if "e5_svm" in self._model:  # same class order: both were fit on the same labels
+                    share = float(self._config["e5_svm_share"])
+                    dense = self._dense(message).reshape(1, -1)
+                    probabilities = (1 - share) * probabilities + share * self._model["e5_svm"].predict_proba(dense)[0]
+                order = np.argsort(probabilities)[::-1]
+                ranking = [
+                    {"name": str(classifier.classes_[i]), "confidence": float(probabilities[i])}
+                    for i in order[:LABEL_RANKING_LENGTH]
+                ]
+                intent = ranking[0]
+            message.set("intent", intent or {"name": None, "confidence": 0.0}, add_to_output=True)
+            message.set("intent_ranking", ranking, add_to_output=True)
+        return messages
+
+    # -- persistence --------------------------------------------------------------
+
+    def persist(self) -> None:
+        import skops.io as sio
+
+        if self._model is None:
+            return
+        with self._model_storage.write_to(self._resource) as model_dir:
+            sio.dump(self._model, model_dir / MODEL_FILE)
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "HybridIntentClassifier":
+        import skops.io as sio
+
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                path = model_dir / MODEL_FILE
+                untrusted = set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
+                if untrusted:
+                    raise ValueError(f"untrusted types in {path}: {sorted(untrusted)}")
+                model = sio.load(path, trusted=TRUSTED_TYPES)
+        except (ValueError, FileNotFoundError) as error:
+            logger.warning(f"HybridIntentClassifier: no trained model loaded ({error}).")
+            model = None
+        return cls(config, model_storage, resource, model)

@@ -1,0 +1,128 @@
+"""HybridIntentClassifier: words, characters and the dense vector decide together."""
+import numpy as np
+import pytest
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from nlu_components.hybrid_intent_classifier import HybridIntentClassifier, normalise
+
+ADD = ["aggiungi 2 licenze", "aggiungine tre", "servono altre licenze", "licenze in più",
+       "aggiungere cinque licenze", "comprare altre 4 licenze"]
+REMOVE = ["togli 2 licenze", "togline tre", "licenze in meno", "rimuovi cinque licenze",
+          "togliere 4 licenze", "elimina due licenze"]
+GREET = ["ciao", "buongiorno", "salve", "buonasera", "ehi ciao", "buondì"]
+
+
+def message(text, intent=None, vector=None):
+    data = {"text": text}
+    if intent:
+        data["intent"] = intent
+    m = Message(data=data)
+    # the same dense vector for every licence sentence: only words and characters can
+    # separate adding from removing, as with the real e5 vector's near-identical embeddings
+    dense = vector if vector is not None else np.ones(8) / np.sqrt(8)
+    m.add_features(Features(dense.reshape(1, -1), "sentence", "text", "e5"))
+    return m
+
+
+@pytest.fixture
+def trained(tmp_path):
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("hybrid")
+    config = {**HybridIntentClassifier.get_default_config(), "char_min_df": 1}
+    classifier = HybridIntentClassifier.create(config, storage, resource, None)
+    greet_vector = np.eye(8)[0]
+    examples = ([message(t, "add_licenses") for t in ADD] + [message(t, "remove_licenses") for t in REMOVE]
+                + [message(t, "greet", greet_vector) for t in GREET])
+    classifier.train(TrainingData(examples))
+    return config, storage, resource, classifier
+
+
+def predict(classifier, text, vector=None):
+    m = message(text, vector=vector)
+    classifier.process([m])
+    return m
+
+
+def test_verbs_separate_sentences_with_the_same_dense_vector(trained):
+    *_, classifier = trained
+    assert predict(classifier, "aggiungi sei licenze").get("intent")["name"] == "add_licenses"
+    assert predict(classifier, "togli sei licenze").get("intent")["name"] == "remove_licenses"
+
+
+def test_ranking_is_a_probability_distribution_sorted_by_confidence(trained):
+    *_, classifier = trained
+    ranking = predict(classifier, "togline due").get("intent_ranking")
+    confidences = [r["confidence"] for r in ranking]
+    assert confidences == sorted(confidences, reverse=True)
+    assert sum(confidences) == pytest.approx(1.0)
+    assert {r["name"] for r in ranking} == {"add_licenses", "remove_licenses", "greet"}
+
+
+def test_the_trained_model_survives_persistence(trained):
+    config, storage, resource, classifier = trained
+    loaded = HybridIntentClassifier.load(config, storage, resource, None)
+    text = "servono altre due licenze"
+    assert predict(loaded, text).get("intent") == predict(classifier, text).get("intent")
+
+
+def test_an_untrained_classifier_predicts_nothing(tmp_path):
+    storage = LocalModelStorage(tmp_path)
+    classifier = HybridIntentClassifier.load(
+        HybridIntentClassifier.get_default_config(), storage, Resource("missing"), None)
+    m = predict(classifier, "ciao")
+    assert m.get("intent")["name"] is None and m.get("intent_ranking") == []
+
+
+def test_normalise_hides_accents_addresses_and_digits():
+    assert normalise("Perché 12 licenze a Mario.Rossi@acme.it?") == "perche  0  licenze a  EMAIL "
+
+
+PLANS = ["pro", "business", "enterprise"]
+SPELLINGS = {"pro": "pro", "business": "business", "biz": "business", "enterprise": "enterprise"}
+
+
+@pytest.mark.parametrize(
+    "text, direction",
+    [
+        ("passa dal Pro al Business", "plan_up"),
+        ("passa dal Business al Pro", "plan_down"),
+        ("dal biz all'Enterprise", "plan_up"),
+        ("vorremmo l'Enterprise anziché il Business", "plan_up"),
+        ("al posto del Business mettete il Pro", "plan_down"),
+        ("il Pro non basta più, passiamo a Business", "plan_up"),
+        ("torniamo al Pro", "plan_down"),
+        ("passiamo a Enterprise", "plan_up"),
+    ],
+)
+def test_plan_direction_when_the_plans_say_it(text, direction):
+    from nlu_components.hybrid_intent_classifier import plan_direction
+
+    flags = plan_direction(text, SPELLINGS, PLANS)
+    assert direction in flags and ({"plan_up", "plan_down"} - {direction}).isdisjoint(flags)
+
+
+@pytest.mark.parametrize("text", ["passiamo al Business", "cos'è il pro rata?", "quanto costa il piano?"])
+def test_no_direction_when_the_plans_do_not_say_it(text):
+    from nlu_components.hybrid_intent_classifier import plan_direction
+
+    flags = plan_direction(text, SPELLINGS, PLANS)
+    assert "plan_up" not in flags and "plan_down" not in flags
+
+
+def test_the_e5_svm_share_blends_probabilities_and_survives_persistence(tmp_path):
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("hybrid_blend")
+    config = {**HybridIntentClassifier.get_default_config(), "char_min_df": 1, "e5_svm_share": 0.3}
+    classifier = HybridIntentClassifier.create(config, storage, resource, None)
+    greet_vector = np.eye(8)[0]
+    classifier.train(TrainingData([message(t, "add_licenses") for t in ADD]
+                                  + [message(t, "greet", greet_vector) for t in GREET]))
+    loaded = HybridIntentClassifier.load(config, storage, resource, None)
+    for model in (classifier, loaded):
+        result = predict(model, "buongiorno a tutti", vector=greet_vector)
+        assert result.get("intent")["name"] == "greet"
+        assert sum(r["confidence"] for r in result.get("intent_ranking")) == pytest.approx(1.0)
