@@ -40,7 +40,7 @@ db: install
 seed: db
 	$(BIN)/billing demo seed
 
-$(MODEL_STAMP): $(STAMP) $(TRAINING) $(shell find nlu_components -name '*.py' 2>/dev/null)
+$(MODEL_STAMP): $(STAMP) $(TRAINING) $(shell find nlu_components -name "*.py" 2>/dev/null) actions/italian_numbers.py
 	$(RASA) train --num-threads 2 --out models
 	touch $@
 
@@ -59,8 +59,9 @@ shell: seed train
 test: install
 	bash scripts/test.sh
 
-bench: install
+bench: install train
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench_nlu.py
 
 eval-nlu: install
 	$(BIN)/python scripts/eval_nlu.py

@@ -143,10 +143,6 @@ class HybridIntentClassifier(GraphComponent, IntentClassifier):
             "direction_weight": 3.0,
             "C": 1.0,
             "calibration_folds": 5,
-            # share of an RBF SVM on the e5 vector alone in the final probabilities
-            # (0 = linear model only); it adds the embedding's non-linear neighbourhoods
-            "e5_svm_share": 0.0,
-            "e5_svm_C": 10.0,
         }
 
     @staticmethod
@@ -249,13 +245,6 @@ class HybridIntentClassifier(GraphComponent, IntentClassifier):
         )
         classifier.fit(self._features(examples), labels)
         self._model["classifier"] = classifier
-        if float(self._config["e5_svm_share"]) > 0:
-            from sklearn.svm import SVC
-
-            dense = np.vstack([self._dense(m) for m in examples])
-            self._model["e5_svm"] = SVC(
-                C=float(self._config["e5_svm_C"]), probability=True, random_state=0
-            ).fit(dense, labels)
         self.persist()
         return self._resource
 
@@ -268,10 +257,6 @@ class HybridIntentClassifier(GraphComponent, IntentClassifier):
             else:
                 classifier = self._model["classifier"]
                 probabilities = classifier.predict_proba(self._features([message]))[0]
-                if "e5_svm" in self._model:  # same class order: both were fit on the same labels
-                    share = float(self._config["e5_svm_share"])
-                    dense = self._dense(message).reshape(1, -1)
-                    probabilities = (1 - share) * probabilities + share * self._model["e5_svm"].predict_proba(dense)[0]
                 order = np.argsort(probabilities)[::-1]
                 ranking = [
                     {"name": str(classifier.classes_[i]), "confidence": float(probabilities[i])}

@@ -190,3 +190,46 @@ def test_out_of_scope_is_not_a_billing_action(parse):
     for text, intent, _ in OTHERS:
         if intent == "out_of_scope":
             assert parse(text)["intent"]["name"] not in billing, text
+
+
+def _independent_set():
+    """tests/nlu/heldout.yml minus the sentences that also occur in the training data.
+
+    Written by someone who had not seen data/ (short replies such as "ok" or "salve" can
+    coincide with training sentences: those are left out rather than counted).
+    """
+    from rasa.shared.importers.importer import TrainingDataImporter
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    def key(text):
+        return " ".join(text.lower().split())
+
+    nlu = TrainingDataImporter.load_from_dict(
+        domain_path=str(REPO / "domain.yml"), training_data_paths=[str(REPO / "data")]
+    ).get_nlu_data()
+    training = {key(m.get("text")) for m in nlu.training_examples if m.get("text")}
+    examples = load_data(str(Path(__file__).with_name("heldout.yml"))).intent_examples
+    return [m for m in examples if key(m.get("text")) not in training]
+
+
+def test_independent_held_out_set(parse):
+    """Intent accuracy and entity F1 (exact spans) on sentences the model never saw."""
+    examples = _independent_set()
+    assert len(examples) >= 200
+    intent_wrong, true_pos, predicted, expected, entity_wrong = [], 0, 0, 0, []
+    for example in examples:
+        result = parse(example.get("text"))
+        if result["intent"]["name"] != example.get("intent"):
+            intent_wrong.append((example.get("text"), example.get("intent"), result["intent"]["name"]))
+        gold = {(e["start"], e["end"], e["entity"]) for e in example.get("entities") or []}
+        got = {(e["start"], e["end"], e["entity"]) for e in result.get("entities", [])}
+        true_pos, predicted, expected = true_pos + len(gold & got), predicted + len(got), expected + len(gold)
+        if gold != got:
+            entity_wrong.append((example.get("text"), sorted(gold), sorted(got)))
+    intent_accuracy = 1 - len(intent_wrong) / len(examples)
+    entity_f1 = 2 * true_pos / (predicted + expected)
+    report = (f"{len(examples)} sentences: intent accuracy {intent_accuracy:.3f}, entity F1 {entity_f1:.3f}\n"
+              f"intents wrong: {intent_wrong}\nentities wrong: {entity_wrong}")
+    print(report)
+    assert intent_accuracy >= 0.95, report
+    assert entity_f1 >= 0.95, report

@@ -112,17 +112,3 @@ def test_no_direction_when_the_plans_do_not_say_it(text):
     flags = plan_direction(text, SPELLINGS, PLANS)
     assert "plan_up" not in flags and "plan_down" not in flags
 
-
-def test_the_e5_svm_share_blends_probabilities_and_survives_persistence(tmp_path):
-    storage = LocalModelStorage(tmp_path)
-    resource = Resource("hybrid_blend")
-    config = {**HybridIntentClassifier.get_default_config(), "char_min_df": 1, "e5_svm_share": 0.3}
-    classifier = HybridIntentClassifier.create(config, storage, resource, None)
-    greet_vector = np.eye(8)[0]
-    classifier.train(TrainingData([message(t, "add_licenses") for t in ADD]
-                                  + [message(t, "greet", greet_vector) for t in GREET]))
-    loaded = HybridIntentClassifier.load(config, storage, resource, None)
-    for model in (classifier, loaded):
-        result = predict(model, "buongiorno a tutti", vector=greet_vector)
-        assert result.get("intent")["name"] == "greet"
-        assert sum(r["confidence"] for r in result.get("intent_ranking")) == pytest.approx(1.0)
