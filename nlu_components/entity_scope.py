@@ -11,82 +11,46 @@ It must come after the intent classifier and the entity extractors in the pipeli
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional, Set, Text
+from pathlib import Path
+from typing import Dict, List, Optional, Set, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, ENTITY_ATTRIBUTE_TYPE, INTENT, INTENT_NAME_KEY
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-SCOPE_FILE = "entity_scope.json"
-
+from nlu_components.base import StoredModelComponent
 
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True
 )
-class EntityScope(GraphComponent):
+class EntityScope(StoredModelComponent):
     """Keeps an entity only if its type occurs with the predicted intent in the training data."""
 
-    @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
-        return {}
-
-    def __init__(
-        self,
-        model_storage: ModelStorage,
-        resource: Resource,
-        scope: Optional[Dict[Text, Set[Text]]] = None,
-    ) -> None:
-        self._model_storage = model_storage
-        self._resource = resource
-        self._scope = scope
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "EntityScope":
-        return cls(model_storage, resource)
+    MODEL_FILE = "entity_scope.json"
 
     def train(self, training_data: TrainingData) -> Resource:
         scope: Dict[Text, Set[Text]] = {}
         for example in training_data.intent_examples:
             types = scope.setdefault(example.get(INTENT), set())
             types.update(e[ENTITY_ATTRIBUTE_TYPE] for e in example.get(ENTITIES) or [])
-        self._scope = scope
-        with self._model_storage.write_to(self._resource) as directory:
-            (directory / SCOPE_FILE).write_text(
-                json.dumps({k: sorted(v) for k, v in scope.items()}, indent=1), encoding="utf-8"
-            )
+        self._model = scope
+        self.persist()
         return self._resource
 
+    def write_model(self, path: Path) -> None:
+        path.write_text(json.dumps({k: sorted(v) for k, v in self._model.items()}, indent=1), encoding="utf-8")
+
     @classmethod
-    def load(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> "EntityScope":
-        try:
-            with model_storage.read_from(resource) as directory:
-                raw = json.loads((directory / SCOPE_FILE).read_text(encoding="utf-8"))
-        except (ValueError, FileNotFoundError):
-            return cls(model_storage, resource)
-        return cls(model_storage, resource, {k: set(v) for k, v in raw.items()})
+    def read_model(cls, path: Path) -> Dict[Text, Set[Text]]:
+        return {k: set(v) for k, v in json.loads(path.read_text(encoding="utf-8")).items()}
 
     def allowed(self, intent: Optional[Text], entity_type: Text) -> bool:
         """Whether an entity of this type is kept for a message with this intent."""
-        if self._scope is None or intent not in self._scope:
+        if self._model is None or intent not in self._model:
             return True  # nothing learned about this intent: do not guess
-        return entity_type in self._scope[intent]
+        return entity_type in self._model[intent]
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

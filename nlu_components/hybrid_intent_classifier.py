@@ -25,15 +25,14 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from typing import Any, Dict, List, Optional, Text, Type
+from pathlib import Path
+from typing import Any, Dict, List, Text, Type
 
 import numpy as np
 import scipy.sparse
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers import LABEL_RANKING_LENGTH
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
@@ -41,9 +40,10 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from nlu_components.base import StoredModelComponent
+
 logger = logging.getLogger(__name__)
 
-MODEL_FILE = "hybrid_intent_classifier.skops"
 # what skops may rebuild from the model file (it refuses anything else)
 TRUSTED_TYPES = [
     "scipy.sparse._csr.csr_matrix",
@@ -121,8 +121,10 @@ def normalise(text: Text) -> Text:
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
 )
-class HybridIntentClassifier(GraphComponent, IntentClassifier):
+class HybridIntentClassifier(StoredModelComponent, IntentClassifier):
     """Linear SVM on TF-IDF word and character n-grams plus the dense sentence vector."""
+
+    MODEL_FILE = "hybrid_intent_classifier.skops"
 
     @classmethod
     def required_components(cls) -> List[Type]:
@@ -148,28 +150,6 @@ class HybridIntentClassifier(GraphComponent, IntentClassifier):
     @staticmethod
     def required_packages() -> List[Text]:
         return ["sklearn", "skops"]
-
-    def __init__(
-        self,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        model: Optional[Dict[Text, Any]] = None,
-    ) -> None:
-        self._config = config
-        self._model_storage = model_storage
-        self._resource = resource
-        self._model = model
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "HybridIntentClassifier":
-        return cls(config, model_storage, resource)
 
     # -- features -------------------------------------------------------------
 
@@ -269,33 +249,16 @@ class HybridIntentClassifier(GraphComponent, IntentClassifier):
 
     # -- persistence --------------------------------------------------------------
 
-    def persist(self) -> None:
+    def write_model(self, path: Path) -> None:
         import skops.io as sio
 
-        if self._model is None:
-            return
-        with self._model_storage.write_to(self._resource) as model_dir:
-            sio.dump(self._model, model_dir / MODEL_FILE)
+        sio.dump(self._model, path)
 
     @classmethod
-    def load(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> "HybridIntentClassifier":
+    def read_model(cls, path: Path) -> Dict[Text, Any]:
         import skops.io as sio
 
-        try:
-            with model_storage.read_from(resource) as model_dir:
-                path = model_dir / MODEL_FILE
-                untrusted = set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
-                if untrusted:
-                    raise ValueError(f"untrusted types in {path}: {sorted(untrusted)}")
-                model = sio.load(path, trusted=TRUSTED_TYPES)
-        except (ValueError, FileNotFoundError) as error:
-            logger.warning(f"HybridIntentClassifier: no trained model loaded ({error}).")
-            model = None
-        return cls(config, model_storage, resource, model)
+        untrusted = set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
+        if untrusted:
+            raise ValueError(f"untrusted types in {path}: {sorted(untrusted)}")
+        return sio.load(path, trusted=TRUSTED_TYPES)

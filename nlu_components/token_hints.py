@@ -16,12 +16,9 @@ the flags against the words themselves, so a wrong hint is one feature, not a de
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import List, Optional, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.nlu.constants import TEXT
@@ -29,6 +26,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from actions.italian_numbers import parse_quantity
+from nlu_components.base import ProjectComponent
 
 PATTERN = "pattern"
 NUMBER = "number"
@@ -109,22 +107,8 @@ def is_number(word: Text) -> bool:
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
 )
-class ItalianTokenHints(GraphComponent):
+class ItalianTokenHints(ProjectComponent):
     """Flags number tokens and left-value tokens for the CRF entity tagger."""
-
-    @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
-        return {}
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "ItalianTokenHints":
-        return cls()
 
     def _annotate(self, message: Message) -> None:
         tokens: Optional[List[Token]] = message.get(TOKENS_NAMES[TEXT])

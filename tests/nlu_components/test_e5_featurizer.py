@@ -14,7 +14,7 @@ def vector(featurizer, text):
 
 
 def featurizer(**overrides):
-    return E5SentenceFeaturizer({**E5SentenceFeaturizer.get_default_config(), **overrides}, "e5")
+    return E5SentenceFeaturizer.create({**E5SentenceFeaturizer.get_default_config(), **overrides}, None, None, None)
 
 
 def test_sentence_vector_is_unit_length():

@@ -58,3 +58,8 @@ def test_the_scope_survives_persistence(trained):
     storage, resource, _ = trained
     loaded = EntityScope.load({}, storage, resource, None)
     assert kept(loaded, parsed("faq", "plan", "quantity")) == ["plan"]
+
+
+def test_an_untrained_scope_keeps_everything(tmp_path):
+    scope = EntityScope.load({}, LocalModelStorage(tmp_path), Resource("missing"), None)
+    assert kept(scope, parsed("out_of_scope", "plan")) == ["plan"]

@@ -11,7 +11,7 @@ TOKENIZER = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
 def flags(text: str) -> dict:
     message = Message(data={"text": text})
     message.set("text_tokens", TOKENIZER.tokenize(message, "text"))
-    ItalianTokenHints().process([message])
+    ItalianTokenHints.create({}, None, None, None).process([message])
     return {
         t.text: {name for name in (NUMBER, LEFT_VALUE) if t.get("pattern")[name]}
         for t in message.get("text_tokens")
@@ -55,5 +55,5 @@ def test_training_data_gets_the_same_flags_as_messages_at_run_time():
 
     message = Message(data={"text": "da 20 a 16", "intent": "set_licenses"})
     message.set("text_tokens", TOKENIZER.tokenize(message, "text"))
-    ItalianTokenHints().process_training_data(TrainingData([message]))
+    ItalianTokenHints.create({}, None, None, None).process_training_data(TrainingData([message]))
     assert [t.get("pattern")[LEFT_VALUE] for t in message.get("text_tokens")] == [False, True, False, False]
