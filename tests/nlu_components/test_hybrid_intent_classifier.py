@@ -7,7 +7,15 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from nlu_components.hybrid_intent_classifier import HybridIntentClassifier, normalise
+from nlu_components.hybrid_intent_classifier import (
+    HybridIntentClassifier,
+    class_scores,
+    fit_temperature,
+    level_cues,
+    normalise,
+    plan_direction,
+    softmax,
+)
 
 ADD = ["aggiungi 2 licenze", "aggiungine tre", "servono altre licenze", "licenze in più",
        "aggiungere cinque licenze", "comprare altre 4 licenze"]
@@ -82,7 +90,7 @@ def test_normalise_hides_accents_addresses_and_digits():
 
 
 PLANS = ["pro", "business", "enterprise"]
-SPELLINGS = {"pro": "pro", "business": "business", "biz": "business", "enterprise": "enterprise"}
+SPELLINGS = {"pro": "pro", "business": "business", "biz": "business", "enterprise": "enterprise", "base": "pro"}
 
 
 @pytest.mark.parametrize(
@@ -96,19 +104,76 @@ SPELLINGS = {"pro": "pro", "business": "business", "biz": "business", "enterpris
         ("il Pro non basta più, passiamo a Business", "plan_up"),
         ("torniamo al Pro", "plan_down"),
         ("passiamo a Enterprise", "plan_up"),
+        ("rimettici sul Pro", "plan_down"),
+        ("enterprise → biz", "plan_down"),
+        ("chiediamo il piano Business in sostituzione dell'Enterprise", "plan_down"),
+        # "il piano base" is the Pro (config plan_aliases)
+        ("passare dal piano base al Business", "plan_up"),
+        ("passare dal Business al piano base", "plan_down"),
     ],
 )
 def test_plan_direction_when_the_plans_say_it(text, direction):
-    from nlu_components.hybrid_intent_classifier import plan_direction
-
     flags = plan_direction(text, SPELLINGS, PLANS)
     assert direction in flags and ({"plan_up", "plan_down"} - {direction}).isdisjoint(flags)
 
 
 @pytest.mark.parametrize("text", ["passiamo al Business", "cos'è il pro rata?", "quanto costa il piano?"])
 def test_no_direction_when_the_plans_do_not_say_it(text):
-    from nlu_components.hybrid_intent_classifier import plan_direction
-
     flags = plan_direction(text, SPELLINGS, PLANS)
     assert "plan_up" not in flags and "plan_down" not in flags
 
+
+
+@pytest.mark.parametrize(
+    "text, cue",
+    [
+        ("vorrei un piano più alto", "level_up"),
+        ("alzate il nostro abbonamento di un gradino", "level_up"),
+        ("ci serve un abbonamento di fascia più alta", "level_up"),
+        ("vorrei un piano più essenziale", "level_down"),
+        ("abbassate il nostro abbonamento di un gradino", "level_down"),
+        ("volevo passare al livello sotto quello attuale", "level_down"),
+        ("per contenere i costi, un abbonamento di livello inferiore", "level_down"),
+    ],
+)
+def test_level_cues_tell_the_direction_without_a_plan_name(text, cue):
+    flags = level_cues(normalise(text))
+    assert flags == {cue: 1.0}
+
+
+def test_no_level_cue_in_a_sentence_that_moves_nothing():
+    assert level_cues(normalise("quante licenze abbiamo?")) == {}
+
+
+def test_the_temperature_sharpens_scores_that_are_right_and_softens_scores_that_are_wrong():
+    classes = np.array(["a", "b"])
+    scores = np.array([[1.0, -1.0], [-1.0, 1.0]] * 20)
+    always_right = np.array(["a", "b"] * 20)
+    half_wrong = np.array(["a", "b"] * 10 + ["b", "a"] * 10)
+    assert fit_temperature(scores, always_right, classes) < 0.1
+    assert fit_temperature(scores, half_wrong, classes) > 10
+    # a softmax keeps the order of the scores: the top intent is the SVM's
+    probabilities = softmax(np.array([[0.2, 1.5, -0.3]]), 0.7)
+    assert probabilities.argmax() == 1 and probabilities.sum() == pytest.approx(1.0)
+
+
+def test_two_class_scores_become_one_column_per_class():
+    assert class_scores(np.array([0.5, -2.0])).tolist() == [[-0.5, 0.5], [2.0, -2.0]]
+
+
+def test_a_two_intent_model_ranks_both(tmp_path):
+    storage = LocalModelStorage(tmp_path)
+    config = {**HybridIntentClassifier.get_default_config(), "char_min_df": 1}
+    classifier = HybridIntentClassifier.create(config, storage, Resource("two"), None)
+    classifier.train(TrainingData([message(t, "add_licenses") for t in ADD]
+                                  + [message(t, "remove_licenses") for t in REMOVE]))
+    ranking = predict(classifier, "togli sei licenze").get("intent_ranking")
+    assert ranking[0]["name"] == "remove_licenses"
+    assert sum(r["confidence"] for r in ranking) == pytest.approx(1.0)
+
+
+def test_plan_spellings_come_from_the_synonyms_and_the_aliases(tmp_path):
+    classifier = HybridIntentClassifier.create(
+        HybridIntentClassifier.get_default_config(), LocalModelStorage(tmp_path), Resource("s"), None)
+    spellings = classifier._plan_spellings(TrainingData(entity_synonyms={"Biz": "business", "annuo": "annual"}))
+    assert spellings["biz"] == "business" and spellings["base"] == "pro" and "annuo" not in spellings
