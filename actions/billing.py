@@ -338,6 +338,12 @@ class ActionPlaceOrder(Action):
         dispatcher.utter_message(text="\n".join(rows))
 
 
+def stop_change() -> list[EventType]:
+    """Events that end the change form and forget the change being prepared."""
+    return [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("pending_change", None),
+            SlotSet("change_kind", None)] + [SlotSet(slot, None) for slot in FORM_SLOTS]
+
+
 class ActionDeclineQuote(Action):
     """A no to the quote; "no, intendevo 15" is a correction of the license total, not a no."""
 
@@ -358,6 +364,17 @@ class ActionDeclineQuote(Action):
                     dispatcher, tracker, who, ChangeSet(licenses=number), intro)
         dispatcher.utter_message(text=text("order_declined"))
         return [SlotSet("pending_change", None)]
+
+
+class ActionStopChange(Action):
+    """A "no" to one of the form's questions: this change stops here, the cart stays as it is."""
+
+    def name(self) -> str:
+        return "action_stop_change"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(text=text("order_declined"))
+        return stop_change()
 
 
 class ActionAddToCart(Action):
@@ -482,5 +499,4 @@ class ActionCancel(Action):
         if who is not None:
             await call(service().save_cart, who.account_id, who.email, ChangeSet())
         dispatcher.utter_message(text=text("cart_cancelled"))
-        return [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("pending_change", None),
-                SlotSet("change_kind", None)] + [SlotSet(slot, None) for slot in FORM_SLOTS]
+        return stop_change()

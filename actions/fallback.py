@@ -9,6 +9,10 @@ from rasa_sdk.types import DomainDict
 from billing_core.i18n import has_text, text
 
 SKIPPED = {"nlu_fallback", "out_of_scope", "affirm", "deny", "greet", "goodbye", "thank", "inform"}
+# "grazie, ciao" is unsure only between harmless answers: give the likeliest, no buttons
+SMALL_TALK = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thank": "utter_thank"}
+# an intent less likely than this is no choice worth a button
+MIN_CHOICE_CONFIDENCE = 0.05
 
 
 def consecutive_fallbacks(tracker: Tracker) -> int:
@@ -32,11 +36,18 @@ class ActionFallbackButtons(Action):
                 {"title": text("button_human"), "payload": "/request_human"},
                 {"title": text("button_rephrase"), "payload": "/help"}])
             return [UserUtteranceReverted()]
+        ranking = [c for c in tracker.latest_message.get("intent_ranking", []) if c.get("name") != "nlu_fallback"]
+        likely = [c["name"] for c in ranking if c.get("confidence", 0.0) >= MIN_CHOICE_CONFIDENCE]
+        if likely and likely[0] in SMALL_TALK and all(name in SMALL_TALK for name in likely[:2]):
+            dispatcher.utter_message(response=SMALL_TALK[likely[0]])
+            return [UserUtteranceReverted()]
         choices = []
-        for candidate in tracker.latest_message.get("intent_ranking", []):
+        for candidate in ranking:
             name = (candidate.get("name") or "").split("/")[0]
             if name in SKIPPED or name in [c[0] for c in choices] or not has_text(f"intent_label_{name}"):
                 continue
+            if candidate.get("confidence", 0.0) < MIN_CHOICE_CONFIDENCE:
+                break
             choices.append((name, text(f"intent_label_{name}")))
             if len(choices) == 2:
                 break
@@ -44,7 +55,7 @@ class ActionFallbackButtons(Action):
             dispatcher.utter_message(text=text("fallback_human"), buttons=[
                 {"title": text("button_human"), "payload": "/request_human"}])
             return [UserUtteranceReverted()]
-        dispatcher.utter_message(text=text("fallback_choices"), buttons=[
+        dispatcher.utter_message(text=text("fallback_choices" if len(choices) > 1 else "fallback_choice"), buttons=[
             {"title": label, "payload": f"/{name}"} for name, label in choices])
         return [UserUtteranceReverted()]
 

@@ -29,6 +29,7 @@ class Chat:
         self.sender = sender
         self.message: dict = {}
         self.replies: list[dict] = []
+        self.active_loop: dict = {}
 
     def say(self, text: str, intent: str, entities: dict | list | None = None, ranking: list | None = None) -> "Chat":
         if isinstance(entities, dict):
@@ -44,8 +45,8 @@ class Chat:
         return self
 
     def tracker(self) -> Tracker:
-        return Tracker(self.sender, dict(self.slots), self.message, list(self.events), False, None, {},
-                       "action_listen")
+        return Tracker(self.sender, dict(self.slots), self.message, list(self.events), False, None,
+                       dict(self.active_loop), "action_listen")
 
     def run(self, action) -> list:
         dispatcher = CollectingDispatcher()
@@ -77,6 +78,8 @@ class Chat:
         for event in events or []:
             if event.get("event") == "slot":
                 self.slots[event["name"]] = event["value"]
+            elif event.get("event") == "active_loop":
+                self.active_loop = {"name": event["name"]} if event.get("name") else {}
 
     @property
     def text(self) -> str:

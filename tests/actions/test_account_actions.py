@@ -123,6 +123,24 @@ def test_low_confidence_offers_two_likeliest_intents_then_a_person(billing):
     assert [b["payload"] for b in chat.buttons][0] == "/request_human"
 
 
+def test_unsure_only_between_thanks_and_goodbye_answers_the_likeliest(billing):
+    ranking = [{"name": "nlu_fallback", "confidence": 0.6}, {"name": "goodbye", "confidence": 0.42},
+               {"name": "thank", "confidence": 0.37}, {"name": "downgrade_plan", "confidence": 0.001}]
+    chat = Chat(billing, None).say("grazie, ciao", "nlu_fallback", ranking=ranking)
+    events = chat.run(ActionFallbackButtons())
+    assert [r.get("response") for r in chat.replies] == ["utter_goodbye"] and chat.buttons == []
+    assert [e["event"] for e in events] == ["rewind"]  # not counted as a failed message
+
+
+def test_unlikely_intents_are_never_offered_as_buttons(billing):
+    ranking = [{"name": "nlu_fallback", "confidence": 0.6}, {"name": "out_of_scope", "confidence": 0.55},
+               {"name": "check_plan", "confidence": 0.4}, {"name": "downgrade_plan", "confidence": 0.01},
+               {"name": "request_human", "confidence": 0.01}]
+    chat = Chat(billing, None).say("boh", "nlu_fallback", ranking=ranking)
+    chat.run(ActionFallbackButtons())
+    assert [b["payload"] for b in chat.buttons] == ["/check_plan"] and chat.text.endswith("Intendevi questo?")
+
+
 def test_form_questions_offer_choices(billing):
     from actions.asks import ActionAskAddon, ActionAskCapacity
 

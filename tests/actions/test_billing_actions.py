@@ -17,6 +17,7 @@ from actions.billing import (
     ActionQuoteChange,
     ActionRemoveCartItem,
     ActionStartChange,
+    ActionStopChange,
     ActionViewCart,
     ValidateChangeForm,
 )
@@ -182,6 +183,18 @@ def test_no_with_a_number_is_a_correction(billing):
     assert "Confermi 15 licenze in totale?" in chat.text
     chat.say("no", "deny").run(ActionDeclineQuote())
     assert "non ho acquistato nulla" in chat.text and chat.slots["pending_change"] is None
+
+
+def test_no_to_the_forms_question_stops_the_change_and_keeps_the_cart(billing):
+    chat = change(Chat(billing, OWNER), "aggiungi 2 licenze", "add_licenses", {"quantity": "2"})
+    chat.say("aggiungi al carrello", "add_to_cart").run(ActionAddToCart())
+    chat.say("vorrei un piano più alto", "upgrade_plan").run(ActionStartChange())
+    chat.active_loop = {"name": "change_form"}
+    chat.say("no", "deny").run(ActionStopChange())
+    assert "non ho acquistato nulla" in chat.text
+    assert chat.active_loop == {} and chat.slots["change_kind"] is None and chat.slots["requested_slot"] is None
+    chat.say("cosa c'è nel carrello?", "view_cart").run(ActionViewCart())
+    assert "12 licenze in totale" in chat.text
 
 
 def test_cart_collects_changes_shows_them_and_orders_them_together(billing):
