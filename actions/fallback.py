@@ -15,14 +15,26 @@ SMALL_TALK = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thank": "utte
 MIN_CHOICE_CONFIDENCE = 0.05
 
 
+def small_talk_response(ranking: list[dict]) -> str | None:
+    """The response for a doubt only between greeting, thanks and goodbye ("grazie, ciao"), else None."""
+    likely = [c["name"] for c in ranking
+              if c.get("name") != "nlu_fallback" and c.get("confidence", 0.0) >= MIN_CHOICE_CONFIDENCE]
+    if likely and all(name in SMALL_TALK for name in likely[:2]):
+        return SMALL_TALK[likely[0]]
+    return None
+
+
 def consecutive_fallbacks(tracker: Tracker) -> int:
+    """Messages in a row the assistant did not understand (small talk it answered does not count)."""
     count = 0
     for event in reversed(tracker.events):
         if event.get("event") != "user":
             continue
-        if (event.get("parse_data") or {}).get("intent", {}).get("name") != "nlu_fallback":
+        parse_data = event.get("parse_data") or {}
+        if parse_data.get("intent", {}).get("name") != "nlu_fallback":
             break
-        count += 1
+        if small_talk_response(parse_data.get("intent_ranking") or []) is None:
+            count += 1
     return count
 
 
@@ -31,15 +43,15 @@ class ActionFallbackButtons(Action):
         return "action_fallback_buttons"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        ranking = tracker.latest_message.get("intent_ranking", [])
+        response = small_talk_response(ranking)
+        if response:
+            dispatcher.utter_message(response=response)
+            return [UserUtteranceReverted()]
         if consecutive_fallbacks(tracker) >= 2:
             dispatcher.utter_message(text=text("fallback_human"), buttons=[
                 {"title": text("button_human"), "payload": "/request_human"},
                 {"title": text("button_rephrase"), "payload": "/help"}])
-            return [UserUtteranceReverted()]
-        ranking = [c for c in tracker.latest_message.get("intent_ranking", []) if c.get("name") != "nlu_fallback"]
-        likely = [c["name"] for c in ranking if c.get("confidence", 0.0) >= MIN_CHOICE_CONFIDENCE]
-        if likely and likely[0] in SMALL_TALK and all(name in SMALL_TALK for name in likely[:2]):
-            dispatcher.utter_message(response=SMALL_TALK[likely[0]])
             return [UserUtteranceReverted()]
         choices = []
         for candidate in ranking:

@@ -129,7 +129,14 @@ def test_unsure_only_between_thanks_and_goodbye_answers_the_likeliest(billing):
     chat = Chat(billing, None).say("grazie, ciao", "nlu_fallback", ranking=ranking)
     events = chat.run(ActionFallbackButtons())
     assert [r.get("response") for r in chat.replies] == ["utter_goodbye"] and chat.buttons == []
-    assert [e["event"] for e in events] == ["rewind"]  # not counted as a failed message
+    assert [e["event"] for e in events] == ["rewind"]
+    chat.say("grazie mille, a presto", "nlu_fallback", ranking=ranking).run(ActionFallbackButtons())
+    assert [r.get("response") for r in chat.replies] == ["utter_goodbye"]
+    # answered small talk is not a message the assistant failed to understand
+    unclear = [{"name": "nlu_fallback", "confidence": 0.6}, {"name": "add_licenses", "confidence": 0.35},
+               {"name": "remove_licenses", "confidence": 0.3}]
+    chat.say("licenze boh", "nlu_fallback", ranking=unclear).run(ActionFallbackButtons())
+    assert [b["payload"] for b in chat.buttons] == ["/add_licenses", "/remove_licenses"]
 
 
 def test_unlikely_intents_are_never_offered_as_buttons(billing):
