@@ -87,6 +87,9 @@ def refusal_message(refusal: Refused, catalog: Catalog) -> str:
             for inv in p["invoices"]])
     if code == "pending_change":
         p["changes"] = join_it([scheduled_description(change, catalog) for change in p["changes"]])
+    if code == "no_change":
+        p["licenses"] = licenses(p["licenses"])
+        p["cycle"] = cycle_name(p["cycle"])
     if code == "sales_managed":
         p["reason"] = text(f"sales_reason_{p['reason']}")
     if code == "no_billing_role":

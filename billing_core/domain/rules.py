@@ -155,7 +155,7 @@ def quote_change(state: AccountState, changes: ChangeSet, catalog: Catalog, toda
     """Price ``changes`` on ``today``; raises Refused/InvalidRequest. Orders charge exactly this."""
     sub = state.subscription
     if changes.is_empty():
-        raise Refused("no_change")
+        raise Refused("no_change", plan=sub.plan, licenses=sub.licenses, cycle=sub.cycle)
     blockers = edit_blockers(state, actor, catalog)
     if blockers:
         raise blockers[0]
@@ -185,7 +185,7 @@ def quote_change(state: AccountState, changes: ChangeSet, catalog: Catalog, toda
     else:
         lines, new_sub, scheduled = _price_same_cycle(sub, changes, catalog, today, target_plan, target_licenses)
     if not lines and not scheduled and new_sub == sub:
-        raise Refused("no_change")
+        raise Refused("no_change", plan=sub.plan, licenses=sub.licenses, cycle=sub.cycle)
 
     money = invoice_totals(sum((line.amount for line in lines), ZERO), state.balance,
                            tax_profile(state.customer, catalog))

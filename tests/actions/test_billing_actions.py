@@ -185,6 +185,12 @@ def test_no_with_a_number_is_a_correction(billing):
     assert "non ho acquistato nulla" in chat.text and chat.slots["pending_change"] is None
 
 
+def test_a_downgrade_on_the_lowest_plan_says_what_the_account_has(billing):
+    chat = change(Chat(billing, OWNER), "abbassate il nostro abbonamento di un gradino", "downgrade_plan")
+    assert "Non c'è niente da cambiare: hai già il piano Pro con 10 licenze, fatturazione mensile." in chat.text
+    assert chat.slots.get("pending_change") is None
+
+
 def test_no_to_the_forms_question_stops_the_change_and_keeps_the_cart(billing):
     chat = change(Chat(billing, OWNER), "aggiungi 2 licenze", "add_licenses", {"quantity": "2"})
     chat.say("aggiungi al carrello", "add_to_cart").run(ActionAddToCart())

@@ -108,6 +108,7 @@ def test_refusals_exit_3_with_code_and_italian_message(billing):
     assert code == 3 and out["refusal"]["code"] == "enterprise_sales_only"
     code, out = billing("quote", "p", "--licenses", "5")
     assert code == 3 and out["refusal"]["code"] == "no_change"
+    assert out["refusal"]["message"] == "Non c'è niente da cambiare: hai già il piano Pro con 5 licenze, fatturazione mensile."
 
 
 @pytest.mark.parametrize("args, expected_exit", [
