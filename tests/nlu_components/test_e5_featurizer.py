@@ -33,3 +33,29 @@ def test_the_address_does_not_change_the_vector_only_the_words_do():
 def test_masking_can_be_switched_off():
     e5 = featurizer(mask_emails=False)
     assert not np.allclose(vector(e5, "licenza a giulia@acme.it"), vector(e5, "licenza a paolo@ferri.com"))
+
+
+def test_an_untrained_featurizer_gives_the_frozen_384_values():
+    assert vector(featurizer(), "aggiungi due licenze").shape == (384,)
+
+
+def test_a_fine_tuned_featurizer_gives_frozen_and_tuned_side_by_side_and_survives_persistence(tmp_path):
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    storage, resource = LocalModelStorage(tmp_path), Resource("e5")
+    config = {**E5SentenceFeaturizer.get_default_config(), "fine_tune_epochs": 1, "fine_tune_batch_size": 4}
+    examples = [Message(data={"text": t, "intent": "add_licenses"}) for t in ["aggiungi 2 licenze", "altre tre licenze"]]
+    examples += [Message(data={"text": t, "intent": "faq", "intent_response_key": "faq/rinnovo"})
+                 for t in ["quando si rinnova?", "data del rinnovo"]]
+    trained = E5SentenceFeaturizer.create(config, storage, resource, None)
+    trained.train(TrainingData(examples))
+    frozen = vector(featurizer(), "togli una licenza")
+    tuned = vector(trained, "togli una licenza")
+    assert tuned.shape == (768,) and abs(np.linalg.norm(tuned) - 1.0) < 1e-5
+    # the first half is the frozen vector (scaled by the joint normalisation)
+    assert np.allclose(tuned[:384] / np.linalg.norm(tuned[:384]), frozen, atol=1e-5)
+
+    loaded = E5SentenceFeaturizer.load(config, storage, resource, None)
+    assert np.allclose(vector(loaded, "togli una licenza"), tuned, atol=1e-3)
