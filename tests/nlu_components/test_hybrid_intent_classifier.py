@@ -177,3 +177,17 @@ def test_plan_spellings_come_from_the_synonyms_and_the_aliases(tmp_path):
         HybridIntentClassifier.get_default_config(), LocalModelStorage(tmp_path), Resource("s"), None)
     spellings = classifier._plan_spellings(TrainingData(entity_synonyms={"Biz": "business", "annuo": "annual"}))
     assert spellings["biz"] == "business" and spellings["base"] == "pro" and "annuo" not in spellings
+
+
+def test_a_temperature_in_the_config_replaces_the_fitted_one(tmp_path):
+    examples = [message(t, "add_licenses") for t in ADD] + [message(t, "remove_licenses") for t in REMOVE]
+    confidences = {}
+    for temperature in (0.1, 1.0):
+        config = {**HybridIntentClassifier.get_default_config(), "char_min_df": 1, "temperature": temperature}
+        classifier = HybridIntentClassifier.create(config, LocalModelStorage(tmp_path),
+                                                   Resource(f"hybrid-{temperature}"), None)
+        classifier.train(TrainingData(examples))
+        assert classifier._model["temperature"] == temperature
+        confidences[temperature] = predict(classifier, "togline due").get("intent")["confidence"]
+    # the same SVM scores, sharper at the lower temperature
+    assert confidences[0.1] > confidences[1.0] > 0.5
