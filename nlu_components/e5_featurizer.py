@@ -181,8 +181,16 @@ class E5SentenceFeaturizer(DenseFeaturizer, StoredModelComponent):
         return self._resource
 
     @classmethod
-    def load(cls, *args: Any, **kwargs: Any) -> "E5SentenceFeaturizer":
-        component = super().load(*args, **kwargs)
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "E5SentenceFeaturizer":
+        # the explicit signature matters: Rasa passes `load` only the arguments it names
+        component = super().load(config, model_storage, resource, execution_context, **kwargs)
         tuned = component._tuned_encoder()
         if tuned is not None:
             # build the TensorFlow graph now, not while the first user waits for an answer

@@ -2,6 +2,7 @@
 """5-fold cross-validation of the NLU pipeline (config.yml) on the project's NLU data.
 
 Usage:  .venv/bin/python scripts/eval_nlu.py [--config config.yml] [--folds 5] [--out results/nlu]
+                                            [--heldout-only]
 
 Runs `rasa test nlu --cross-validation` as a subprocess on `data/` (every NLU file
 in it: data/nlu/*.yml, data/faq_responses.yml for the response selector, and the
@@ -46,10 +47,13 @@ def main(argv=None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--out", default="results/nlu")
     parser.add_argument("--heldout", default="tests/nlu/heldout.yml")
+    parser.add_argument("--heldout-only", action="store_true", help="skip the cross-validation")
     args = parser.parse_args(argv)
 
     out = (REPO / args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    if args.heldout_only:
+        return _held_out(args, out)
     rasa = Path(sys.executable).with_name("rasa")
     cmd = [
         str(rasa) if rasa.exists() else "rasa",

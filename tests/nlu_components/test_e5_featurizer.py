@@ -59,3 +59,14 @@ def test_a_fine_tuned_featurizer_gives_frozen_and_tuned_side_by_side_and_survive
 
     loaded = E5SentenceFeaturizer.load(config, storage, resource, None)
     assert np.allclose(vector(loaded, "togli una licenza"), tuned, atol=1e-3)
+
+
+def test_rasa_hands_load_the_trained_resource():
+    # Rasa's training graph passes `load` only the arguments its signature names
+    # (`minimal_kwargs`); with `*args, **kwargs` the tuned model was never loaded
+    from rasa.shared.utils.common import minimal_kwargs
+
+    given = {"config": {}, "model_storage": None, "resource": "r", "execution_context": None,
+             "training_data": None}
+    assert set(minimal_kwargs(given, E5SentenceFeaturizer.load)) == {
+        "config", "model_storage", "resource", "execution_context"}
