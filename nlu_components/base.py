@@ -63,12 +63,17 @@ class StoredModelComponent(ProjectComponent):
     def read_model(cls, path: Path) -> Any:
         raise NotImplementedError
 
+    def loaded(self) -> None:
+        """Called once the stored model is in `self._model` (e.g. to warm it up)."""
+
     def persist(self) -> None:
         if self._model is None:
             return
         with self._model_storage.write_to(self._resource) as directory:
             self.write_model(directory / self.MODEL_FILE)
 
+    # keep the parameters named: Rasa's training graph passes `load` only the arguments
+    # its signature names (`minimal_kwargs`); `*args` would lose the trained resource
     @classmethod
     def load(
         cls,
@@ -87,4 +92,5 @@ class StoredModelComponent(ProjectComponent):
             model = None
         component = cls(config, model_storage, resource, execution_context)
         component._model = model
+        component.loaded()
         return component

@@ -180,22 +180,11 @@ class E5SentenceFeaturizer(DenseFeaturizer, StoredModelComponent):
         self.persist()
         return self._resource
 
-    @classmethod
-    def load(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> "E5SentenceFeaturizer":
-        # the explicit signature matters: Rasa passes `load` only the arguments it names
-        component = super().load(config, model_storage, resource, execution_context, **kwargs)
-        tuned = component._tuned_encoder()
+    def loaded(self) -> None:
+        tuned = self._tuned_encoder()
         if tuned is not None:
             # build the TensorFlow graph now, not while the first user waits for an answer
-            tuned.embed(component._token_ids(["ciao"]))
-        return component
+            tuned.embed(self._token_ids(["ciao"]))
 
     def write_model(self, path: Path) -> None:
         with path.open("wb") as file:
