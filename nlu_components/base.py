@@ -16,6 +16,11 @@ from rasa.engine.storage.storage import ModelStorage
 
 logger = logging.getLogger(__name__)
 
+# A training message's second sentence vector, from an encoder that had not seen the sentence
+# (E5SentenceFeaturizer's cross-fitting); HybridIntentClassifier learns from both. No Rasa
+# component reads this attribute, so it never reaches the ResponseSelector or the CRF.
+HELD_OUT_TEXT = "text_held_out"
+
 
 class ProjectComponent(GraphComponent):
     """A component built from Rasa's four constructor arguments, kept as attributes."""

@@ -15,9 +15,15 @@ and "dal Pro al Business" have the same words; with the plans ordered (config
 say `plan_down` for the first and `plan_up` for the second. Without a plan name, the level
 cues do the same for "un piano più alto" / "un piano più basso", "alzate" / "abbassate".
 
+A training sentence that also carries a held-out sentence vector (attribute `HELD_OUT_TEXT`:
+the cross-fitted e5 vector, from an encoder that had not seen it) is learnt twice, once with
+each vector: the SVM sees the tuned vector both as sharp as on the sentences it was tuned on
+and as rough as on new text.
+
 Scores become probabilities by a softmax with one temperature fitted on out-of-fold SVM scores
-(or set in the config: a featurizer fine-tuned on the same sentences makes out-of-fold scores
-of the training data look surer than they are on new text),
+(both rows of a sentence in the same fold, and only the held-out rows scored when there are
+any: the encoder had seen the others, whose scores look surer than on new text; it can also
+be set in the config),
 so `FallbackClassifier` thresholds and the two-button disambiguation read real confidences
 and the top intent is exactly the SVM's (scikit-learn's `CalibratedClassifierCV` averaged
 five SVMs trained on 80 % of the data each and lost 0.008 accuracy in cross-validation).
@@ -46,7 +52,7 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from nlu_components.base import StoredModelComponent
+from nlu_components.base import HELD_OUT_TEXT, StoredModelComponent
 
 logger = logging.getLogger(__name__)
 
@@ -225,8 +231,8 @@ class HybridIntentClassifier(StoredModelComponent, IntentClassifier):
     # -- features -------------------------------------------------------------
 
     @staticmethod
-    def _dense(message: Message) -> np.ndarray:
-        _, sentence = message.get_dense_features(TEXT)
+    def _dense(message: Message, attribute: Text = TEXT) -> np.ndarray:
+        _, sentence = message.get_dense_features(attribute)
         if sentence is None:
             raise ValueError(
                 "HybridIntentClassifier needs a dense sentence feature "
@@ -234,9 +240,9 @@ class HybridIntentClassifier(StoredModelComponent, IntentClassifier):
             )
         return np.asarray(sentence.features, dtype=np.float64).reshape(-1)
 
-    def _features(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
+    def _features(self, messages: List[Message], dense_attribute: Text = TEXT) -> scipy.sparse.csr_matrix:
         texts = [normalise(m.get(TEXT) or "") for m in messages]
-        dense = np.vstack([self._dense(m) for m in messages])
+        dense = np.vstack([self._dense(m, dense_attribute) for m in messages])
         directions = [
             plan_direction(m.get(TEXT) or "", self._model["plan_spellings"], self._config["ordered_plans"])
             for m in messages
@@ -265,7 +271,6 @@ class HybridIntentClassifier(StoredModelComponent, IntentClassifier):
     def train(self, training_data: TrainingData) -> Resource:
         from sklearn.feature_extraction import DictVectorizer
         from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.model_selection import StratifiedKFold, cross_val_predict
         from sklearn.svm import LinearSVC
 
         examples = [m for m in training_data.intent_examples if m.get(TEXT)]
@@ -294,24 +299,43 @@ class HybridIntentClassifier(StoredModelComponent, IntentClassifier):
             "words": words, "chars": chars, "directions": directions, "levels": levels, "plan_spellings": spellings,
         }
 
-        features = self._features(examples)
-        classifier = LinearSVC(C=float(self._config["C"])).fit(features, labels)
+        # sentences with a held-out sentence vector (cross-fitted e5) are learnt twice: with the
+        # vector of the encoder tuned on them and with one from an encoder that had not seen them
+        twice = [i for i, m in enumerate(examples) if m.get_dense_features(HELD_OUT_TEXT)[1] is not None]
+        features = scipy.sparse.vstack(
+            [self._features(examples)] + ([self._features([examples[i] for i in twice], HELD_OUT_TEXT)] if twice else [])
+        ).tocsr()
+        rows = np.concatenate([np.arange(len(examples)), np.array(twice, dtype=int)])
+        logger.info(f"HybridIntentClassifier: {len(examples)} sentences, {len(twice)} of them also with a held-out vector")
+        classifier = LinearSVC(C=float(self._config["C"])).fit(features, labels[rows])
         self._model["classifier"] = classifier
         temperature = self._config["temperature"]
         if temperature is None:
-            smallest_class = min(np.sum(labels == label) for label in set(labels))
-            folds = max(2, min(int(self._config["calibration_folds"]), int(smallest_class)))
-            out_of_fold = cross_val_predict(
-                LinearSVC(C=float(self._config["C"])),
-                features,
-                labels,
-                cv=StratifiedKFold(folds, shuffle=True, random_state=0),
-                method="decision_function",
-            )
-            temperature = fit_temperature(class_scores(out_of_fold), labels, classifier.classes_)
+            temperature = self._fitted_temperature(features, labels[rows], rows, honest=len(examples) if twice else 0)
         self._model["temperature"] = float(temperature)
         self.persist()
         return self._resource
+
+    def _fitted_temperature(self, features, labels: np.ndarray, sentences: np.ndarray, honest: int) -> float:
+        """Fitted on out-of-fold scores; both rows of a sentence stay in the same fold.
+
+        Only rows from `honest` on (those with held-out vectors, if any) are scored: the tuned
+        encoder has seen the other rows' sentences and would make the scores look too sure.
+        """
+        from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
+        from sklearn.svm import LinearSVC
+
+        smallest_class = min(np.sum(labels == label) for label in set(labels))
+        folds = max(2, min(int(self._config["calibration_folds"]), int(smallest_class)))
+        out_of_fold = cross_val_predict(
+            LinearSVC(C=float(self._config["C"])),
+            features,
+            labels,
+            groups=sentences,
+            cv=StratifiedGroupKFold(folds, shuffle=True, random_state=0),
+            method="decision_function",
+        )
+        return fit_temperature(class_scores(out_of_fold)[honest:], labels[honest:], np.array(sorted(set(labels))))
 
     # -- inference --------------------------------------------------------------
 

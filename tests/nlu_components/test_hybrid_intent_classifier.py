@@ -191,3 +191,35 @@ def test_a_temperature_in_the_config_replaces_the_fitted_one(tmp_path):
         confidences[temperature] = predict(classifier, "togline due").get("intent")["confidence"]
     # the same SVM scores, sharper at the lower temperature
     assert confidences[0.1] > confidences[1.0] > 0.5
+
+
+def test_sentences_with_a_held_out_vector_are_learnt_twice_and_calibrate_the_temperature(tmp_path):
+    # the text says nothing ("messaggio 0" after normalisation); the tuned vectors separate the
+    # two intents perfectly, as for sentences the encoder was tuned on; the held-out vectors
+    # (from encoders that had not seen the sentences) point the wrong way for 1 in 4
+    from nlu_components.base import HELD_OUT_TEXT
+
+    def examples(with_held_out):
+        result = []
+        for i in range(24):
+            intent, right, wrong = ("a", 0, 1) if i % 2 else ("b", 1, 0)
+            m = message(f"messaggio {i}", intent, np.eye(8)[right])
+            if with_held_out:
+                held_out = np.eye(8)[wrong if i % 8 < 2 else right]
+                m.add_features(Features(held_out.reshape(1, -1), "sentence", HELD_OUT_TEXT, "e5"))
+            result.append(m)
+        return result
+
+    confidences = {}
+    for with_held_out in (False, True):
+        config = {**HybridIntentClassifier.get_default_config(), "char_min_df": 1}
+        classifier = HybridIntentClassifier.create(config, LocalModelStorage(tmp_path),
+                                                   Resource(f"held-out-{with_held_out}"), None)
+        classifier.train(TrainingData(examples(with_held_out)))
+        intent = predict(classifier, "messaggio 99", np.eye(8)[0]).get("intent")
+        assert intent["name"] == "a"
+        confidences[with_held_out] = intent["confidence"]
+    # calibrated on the held-out rows only, the confidence says what they say: right 3 times
+    # in 4, not "certain" as the rows of sentences the encoder had seen would make it
+    assert confidences[False] > 0.99
+    assert 0.6 < confidences[True] < 0.75
