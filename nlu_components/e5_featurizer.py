@@ -253,7 +253,10 @@ class E5SentenceFeaturizer(DenseFeaturizer, StoredModelComponent):
     @classmethod
     def read_model(cls, path: Path) -> TunedE5:
         with np.load(path, allow_pickle=False) as stored:
-            deltas = [stored[f"arr_{i}"] for i in range(len(stored.files) - 2)]
+            deltas = [stored[name] for name in sorted((f for f in stored.files if f.startswith("arr_")),
+                                                      key=lambda f: int(f[4:]))]
+            if "held_out_texts" not in stored.files:  # a model trained without cross-fitting
+                return TunedE5(deltas, {})
             vectors = stored["held_out_vectors"].astype(np.float32)
             return TunedE5(deltas, dict(zip(stored["held_out_texts"].tolist(), vectors)))
 

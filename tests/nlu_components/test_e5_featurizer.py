@@ -141,3 +141,14 @@ def test_rasa_hands_load_the_trained_resource():
              "training_data": None}
     assert set(minimal_kwargs(given, E5SentenceFeaturizer.load)) == {
         "config", "model_storage", "resource", "execution_context"}
+
+
+def test_a_model_stored_before_cross_fitting_still_loads(trained, tmp_path):
+    featurizer, _ = trained
+    older = tmp_path / "e5_tuned_deltas.npz"
+    with older.open("wb") as file:
+        np.savez(file, *featurizer._model.deltas)  # how the deltas were stored before
+    model = E5SentenceFeaturizer.read_model(older)
+    assert model.held_out == {}
+    assert all(np.array_equal(a, b) for a, b in zip(model.deltas, featurizer._model.deltas))
+    assert len(model.deltas) == len(featurizer._model.deltas)
