@@ -2,7 +2,7 @@
 """5-fold cross-validation of the NLU pipeline (config.yml) on the project's NLU data.
 
 Usage:  .venv/bin/python scripts/eval_nlu.py [--config config.yml] [--folds 5] [--out results/nlu]
-                                            [--heldout-only]
+                                            [--heldout-only [--model models/x.tar.gz]]
 
 Runs `rasa test nlu --cross-validation` as a subprocess on `data/` (every NLU file
 in it: data/nlu/*.yml, data/faq_responses.yml for the response selector, and the
@@ -48,6 +48,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="results/nlu")
     parser.add_argument("--heldout", default="tests/nlu/heldout.yml")
     parser.add_argument("--heldout-only", action="store_true", help="skip the cross-validation")
+    parser.add_argument("--model", help="score the held-out set with this trained model instead of training one")
     args = parser.parse_args(argv)
 
     out = (REPO / args.out).resolve()
@@ -154,18 +155,22 @@ def _held_out(args, out: Path) -> int:
     from rasa.shared.importers.importer import TrainingDataImporter
     from rasa.shared.nlu.training_data.loading import load_data
 
-    rasa = Path(sys.executable).with_name("rasa")
-    model_dir = out / "heldout-model"
-    cmd = [str(rasa) if rasa.exists() else "rasa", "train", "nlu", "--config", args.config,
-           "--nlu", args.data, "--out", str(model_dir), "--fixed-model-name", "all-data"]
-    started = time.monotonic()
-    with (out / "heldout_training.log").open("w", encoding="utf-8") as log:
-        if subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT).returncode:
-            print(f"training on all data failed; see {out / 'heldout_training.log'}", file=sys.stderr)
-            return 1
-    training_minutes = (time.monotonic() - started) / 60
+    if args.model:
+        model, trained_in = Path(args.model).resolve(), f"model {args.model}"
+    else:
+        rasa = Path(sys.executable).with_name("rasa")
+        model_dir = out / "heldout-model"
+        cmd = [str(rasa) if rasa.exists() else "rasa", "train", "nlu", "--config", args.config,
+               "--nlu", args.data, "--out", str(model_dir), "--fixed-model-name", "all-data"]
+        started = time.monotonic()
+        with (out / "heldout_training.log").open("w", encoding="utf-8") as log:
+            if subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT).returncode:
+                print(f"training on all data failed; see {out / 'heldout_training.log'}", file=sys.stderr)
+                return 1
+        model = model_dir / "all-data.tar.gz"
+        trained_in = f"model trained on all data in {(time.monotonic() - started) / 60:.1f} min"
     sys.path.insert(0, str(REPO))  # custom components
-    agent = Agent.load(str(model_dir / "all-data.tar.gz"))
+    agent = Agent.load(str(model))
     nlu = TrainingDataImporter.load_from_dict(
         domain_path=str(REPO / "domain.yml"), training_data_paths=[str(REPO / args.data)]
     ).get_nlu_data()
@@ -180,7 +185,7 @@ def _held_out(args, out: Path) -> int:
         got = {(e["start"], e["end"], e["entity"]) for e in result.get("entities", [])}
         true_pos, predicted, expected = true_pos + len(gold & got), predicted + len(got), expected + len(gold)
     print(f"\nindependent held-out set {args.heldout}: {len(examples)} unseen sentences "
-          f"(model trained on all data in {training_minutes:.1f} min)")
+          f"({trained_in})")
     print(f"intent accuracy        {intent_ok / len(examples):.3f}")
     print(f"entity F1 (spans)      {2 * true_pos / max(1, predicted + expected):.3f}")
     return 0
